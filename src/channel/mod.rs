@@ -1,0 +1,69 @@
+//! Channel adapters: they translate between a platform and Baithak's channel-neutral messages,
+//! and nothing more.
+//!
+//! - [`InboundMessage`]: what a teacher sent, as stored in the inbox.
+//! - [`OutboundMessage`]: what Baithak sends, as stored in the outbox.
+//! - [`terminal`]: the terminal chat (`baithak chat`).
+//!
+//! The web chat's HTTP routes live in `crate::web::chat`.
+
+pub mod terminal;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dialogue::{Input, Reply};
+
+/// A teacher's message in channel-neutral form (the inbox payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundMessage {
+    /// Typed text.
+    Text {
+        /// What was typed.
+        text: String,
+    },
+    /// A tapped button.
+    Choice {
+        /// The button id the engine gave.
+        id: String,
+        /// The label the teacher saw, for the transcript.
+        #[serde(default)]
+        label: String,
+    },
+    /// Something Baithak cannot read yet (sticker, photo, voice note…).
+    Unsupported {
+        /// What it was.
+        kind: String,
+    },
+}
+
+impl InboundMessage {
+    /// The engine input for this message.
+    #[must_use]
+    pub fn to_input(&self) -> Input {
+        match self {
+            InboundMessage::Text { text } => Input::Text(text.clone()),
+            InboundMessage::Choice { id, .. } => Input::Choice(id.clone()),
+            InboundMessage::Unsupported { .. } => Input::Unsupported,
+        }
+    }
+
+    /// What the transcript shows for it.
+    #[must_use]
+    pub fn transcript_text(&self) -> String {
+        match self {
+            InboundMessage::Text { text } => text.clone(),
+            InboundMessage::Choice { id, label } if label.is_empty() => format!("[{id}]"),
+            InboundMessage::Choice { label, .. } => format!("[{label}]"),
+            InboundMessage::Unsupported { kind } => format!("<{kind}>"),
+        }
+    }
+}
+
+/// A message for a teacher (the outbox payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    /// The reply, rendered by each channel its own way.
+    #[serde(flatten)]
+    pub reply: Reply,
+}

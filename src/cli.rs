@@ -1,0 +1,197 @@
+//! The command line: `serve` (the default), `chat`, `check`, `bench`, `migrate`.
+//! Every subcommand accepts `--content` and `--database-url` (also as environment variables).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::language::Lang;
+use crate::startup::Application;
+
+/// Baithak: a chat helpdesk for teachers' continuous professional development.
+#[derive(Debug, Parser)]
+#[command(name = "baithak", version, about)]
+pub struct Cli {
+    /// The content root, holding `dialogues/` and `knowledge-base/`.
+    #[arg(long, env = "BAITHAK_CONTENT", default_value = ".", global = true)]
+    pub content: PathBuf,
+    /// The database: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(long, env = "BAITHAK_DATABASE_URL", default_value = "sqlite://baithak.db", global = true)]
+    pub database_url: String,
+    /// Database connections in the pool.
+    #[arg(long, env = "BAITHAK_DB_CONNECTIONS", default_value_t = 8, global = true)]
+    pub db_connections: u32,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web chat and the webhooks.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "BAITHAK_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Chat in the terminal, as a teacher would on a phone.
+    Chat {
+        /// Who you are; the same id continues the same conversation.
+        #[arg(long, default_value = "local")]
+        user: String,
+        /// Start in this language (en, ur or bn) instead of being asked.
+        #[arg(long, value_parser = parse_lang)]
+        lang: Option<Lang>,
+    },
+    /// Validate the dialogues and knowledge base; print every problem as file:line:column.
+    Check,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Measure the engine and the end-to-end pipeline; print a table.
+    Bench {
+        /// Simulated teachers.
+        #[arg(long, default_value_t = 1000)]
+        teachers: usize,
+        /// Messages each teacher sends in the end-to-end run.
+        #[arg(long, default_value_t = 20)]
+        messages: usize,
+        /// Also run end to end on this PostgreSQL database (e.g. postgres://postgres@127.0.0.1/test).
+        #[arg(long, env = "BAITHAK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+    },
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("unknown language `{s}` (expected en, ur or bn)"))
+}
+
+/// Parses the command line and runs it.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Serve {
+        listen: std::env::var("BAITHAK_LISTEN")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+    });
+    let mut settings = Settings {
+        content_dir: cli.content,
+        database_url: cli.database_url,
+        max_connections: cli.db_connections,
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        concurrency: 64,
+    };
+    match command {
+        Command::Serve { listen } => {
+            crate::telemetry::init("info");
+            settings.listen = listen;
+            let app = Application::build(&settings, Clock::System).await?;
+            tracing::info!(port = app.port(), "baithak is listening; open http://{listen}/");
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat { user, lang } => {
+            crate::telemetry::init("warn");
+            let conversations = crate::startup::open(&settings, Clock::System).await?;
+            crate::channel::terminal::run(&conversations, &user, lang).await?;
+            conversations.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => Ok(check(&settings.content_dir)),
+        Command::Migrate => {
+            crate::telemetry::init("info");
+            let store = crate::store::Store::open(&settings.database_url, 1).await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            teachers,
+            messages,
+            postgres,
+        } => {
+            crate::telemetry::init("error");
+            crate::bench::run(&settings, teachers, messages, postgres.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `baithak check`: prints every problem, then a summary; fails on any error.
+fn check(root: &std::path::Path) -> ExitCode {
+    let (diagnostics, summary) = match crate::content::load(root) {
+        Ok(content) => {
+            let d = &content.dialogues;
+            let nodes: usize = d.trees.values().map(|t| t.nodes.len()).sum();
+            let summary = format!(
+                "{} trees, {} nodes, {} lesson modules, {} topics",
+                d.trees.len(),
+                nodes,
+                d.module_order.len(),
+                content.topics.len()
+            );
+            (content.warnings, Some(summary))
+        }
+        Err(diagnostics) => (diagnostics, None),
+    };
+    for d in &diagnostics {
+        println!("{d}");
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    match summary {
+        Some(summary) => {
+            println!("ok: {summary}; {warnings} warnings");
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!("failed: {errors} errors, {warnings} warnings");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

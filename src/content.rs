@@ -1,0 +1,170 @@
+//! Reads the content root from disk and hands it to the pure loaders.
+//!
+//! The content root holds `dialogues/` and `knowledge-base/`. This module owns the file
+//! walking (sorted, so diagnostics and module order are stable) and the hot reload: a
+//! [`ContentHandle`] serves the last good [`Content`] and swaps in a new one only when it loads
+//! without errors.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::diagnostic::{Diagnostic, Pos};
+use crate::dialogue::{self, Dialogues, SourceFile};
+
+/// Everything loaded from the content root.
+#[derive(Debug)]
+pub struct Content {
+    /// The dialogue trees.
+    pub dialogues: Dialogues,
+    /// Topic ids of `knowledge-base/topics.yaml`.
+    pub topics: HashSet<String>,
+    /// Warnings found while loading (errors prevent a `Content` from existing).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads the content root, returning every diagnostic when any is an error.
+///
+/// # Errors
+///
+/// All diagnostics, sorted, when at least one is an error (including unreadable files).
+pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let topics = load_topics(root, &mut diagnostics);
+    let dir = root.join("dialogues");
+    let system_path = dir.join("_system.yaml");
+    let system = read(&system_path, &mut diagnostics).unwrap_or(SourceFile {
+        path: system_path,
+        source: String::new(),
+    });
+    let mut trees = Vec::new();
+    for path in yaml_files(&dir, &mut diagnostics) {
+        if path.file_name().is_some_and(|n| n == "_system.yaml") {
+            continue;
+        }
+        if let Some(file) = read(&path, &mut diagnostics) {
+            trees.push(file);
+        }
+    }
+    if trees.is_empty() && diagnostics.is_empty() {
+        let message = "no dialogue files found (expected dialogues/*.yaml)";
+        diagnostics.push(Diagnostic::error(&dir, Pos::new(0, 0), message));
+    }
+    let loaded = dialogue::load(&system, &trees, &topics);
+    diagnostics.extend(loaded.diagnostics);
+    let failed = crate::diagnostic::sort(&mut diagnostics);
+    match loaded.dialogues {
+        Some(dialogues) if !failed => Ok(Content {
+            dialogues,
+            topics,
+            warnings: diagnostics,
+        }),
+        _ => Err(diagnostics),
+    }
+}
+
+/// The current content, shared by every task, replaced atomically on reload.
+#[derive(Clone, Debug)]
+pub struct ContentHandle {
+    root: PathBuf,
+    current: Arc<RwLock<Arc<Content>>>,
+}
+
+impl ContentHandle {
+    /// Wraps loaded content.
+    #[must_use]
+    pub fn new(root: PathBuf, content: Content) -> ContentHandle {
+        ContentHandle {
+            root,
+            current: Arc::new(RwLock::new(Arc::new(content))),
+        }
+    }
+
+    /// The content to use now.
+    #[must_use]
+    pub fn get(&self) -> Arc<Content> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Loads the content root again; keeps the current content when the new one has errors.
+    ///
+    /// # Errors
+    ///
+    /// The diagnostics of the broken content, which was not installed.
+    pub fn reload(&self) -> Result<(), Vec<Diagnostic>> {
+        let fresh = load(&self.root)?;
+        match self.current.write() {
+            Ok(mut guard) => *guard = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+        Ok(())
+    }
+
+    /// The content root.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn load_topics(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> HashSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Taxonomy {
+        areas: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    }
+    let path = root.join("knowledge-base").join("topics.yaml");
+    let Some(file) = read(&path, diagnostics) else {
+        return HashSet::new();
+    };
+    match serde_saphyr::from_str::<Taxonomy>(&file.source) {
+        Ok(t) => t.areas.into_values().flat_map(|topics| topics.into_keys()).collect(),
+        Err(err) => {
+            let at = err.location().map_or(Pos::new(1, 1), |l| Pos::new(l.line(), l.column()));
+            let first = err.without_snippet().to_string();
+            let message = format!("YAML: {}", first.lines().next().unwrap_or("invalid"));
+            diagnostics.push(Diagnostic::error(&path, at, message));
+            HashSet::new()
+        }
+    }
+}
+
+fn read(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
+    match std::fs::read_to_string(path) {
+        Ok(source) => Some(SourceFile {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Err(err) => {
+            diagnostics.push(Diagnostic::error(path, Pos::new(0, 0), format!("cannot read: {err}")));
+            None
+        }
+    }
+}
+
+/// Every `.yaml` file below `dir`, sorted by path.
+fn yaml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(err) => {
+                diagnostics.push(Diagnostic::error(&d, Pos::new(0, 0), format!("cannot read folder: {err}")));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,38 @@
+//! The names `_system.yaml` must define: global commands and the system texts the engine uses.
+//!
+//! Listing them here lets `check` report a missing one before a teacher meets the raw key.
+
+/// Global commands every content set defines. `start` also receives a teacher who writes
+/// while no dialogue is running.
+pub const COMMANDS: &[&str] = &["start", "menu", "help", "language"];
+
+/// System texts the engine shows, by key.
+pub const TEXT_KEYS: &[&str] = &[
+    // Re-prompts.
+    "fallback",
+    "invalid_answer",
+    "invalid_number",
+    "unsupported_input",
+    // Lessons.
+    "next",
+    "skip",
+    "lesson_part",
+    "lesson_resume",
+    "lesson_task",
+    "lesson_reflection",
+    "reflection_thanks",
+    // Quizzes.
+    "quiz_question",
+    "quiz_correct",
+    "quiz_wrong",
+    "quiz_score",
+    "certificate_again",
+    // My progress.
+    "progress_heading",
+    "progress_empty",
+    "progress_in_lesson",
+    "progress_lesson_done",
+    "progress_best_score",
+    "progress_passed",
+    "progress_certificate",
+];

@@ -1,0 +1,32 @@
+//! Baithak: a chat helpdesk for teachers' continuous professional development.
+//!
+//! # Layout
+//!
+//! The pure core decides; everything else moves bytes.
+//!
+//! - [`language`], [`diagnostic`]: shared vocabulary (languages, text normalization, content
+//!   problems with their positions).
+//! - [`dialogue`]: PURE. YAML trees, the `step` function, choice matching.
+//! - [`content`]: reads `dialogues/` (and `knowledge-base/`) from disk into the pure loaders.
+//! - [`store`]: the one storage interface, over SQLite (default) and PostgreSQL.
+//! - [`conversation`]: the only place where decisions meet I/O: inbox event → state → step →
+//!   one transaction of state, transcript, progress and outbox.
+//! - [`channel`]: adapters at the edge (terminal chat, web chat).
+//! - [`web`]: axum routes: web chat, `/healthz`.
+//! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.
+//! - [`bench`]: the benchmark command.
+
+pub mod bench;
+pub mod channel;
+pub mod clock;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod conversation;
+pub mod diagnostic;
+pub mod dialogue;
+pub mod language;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

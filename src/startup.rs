@@ -1,0 +1,94 @@
+//! Wiring: open the store, load content, bind the listener, start the background sweep, serve.
+//! Takes the listener address and a shutdown future as arguments so tests run it on port 0.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::{Settings, redact};
+use crate::content::{self, ContentHandle};
+use crate::conversation::Conversations;
+use crate::store::Store;
+use crate::web::{self, AppState};
+
+/// How often pending inbox events are swept up (after a restart, or if a kick was lost).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A built application, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    conversations: Conversations,
+}
+
+impl Application {
+    /// Opens the store, loads content and binds the listener.
+    ///
+    /// # Errors
+    ///
+    /// A clear message when content is broken (every problem listed), the database is
+    /// unreachable, or the address is taken.
+    pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
+        let conversations = open(settings, clock).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Ok(Application { listener, conversations })
+    }
+
+    /// The port actually bound (useful with port 0).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The conversation service (tests drive it directly).
+    #[must_use]
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking requests and returns.
+    ///
+    /// # Errors
+    ///
+    /// When the server fails.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let conversations = self.conversations.clone();
+        let sweeper = tokio::spawn(async move {
+            loop {
+                if let Err(err) = conversations.sweep().await {
+                    tracing::warn!(error = %err, "inbox sweep failed");
+                }
+                tokio::time::sleep(SWEEP_EVERY).await;
+            }
+        });
+        let app = web::router(AppState {
+            conversations: self.conversations.clone(),
+        });
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
+        self.conversations.store().close().await;
+        result.context("server failed")
+    }
+}
+
+/// Loads content and opens the store: what `serve`, `chat` and `bench` share.
+///
+/// # Errors
+///
+/// Broken content (every diagnostic in the message) or an unreachable database.
+pub async fn open(settings: &Settings, clock: Clock) -> anyhow::Result<Conversations> {
+    let root = &settings.content_dir;
+    let loaded = content::load(root).map_err(|diagnostics| {
+        let list: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+        anyhow::anyhow!("content in {} has errors:\n{}", root.display(), list.join("\n"))
+    })?;
+    let store = Store::open(&settings.database_url, settings.max_connections)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
+    let handle = ContentHandle::new(root.clone(), loaded);
+    Ok(Conversations::new(store, handle, clock, settings.concurrency))
+}

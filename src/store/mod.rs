@@ -1,0 +1,520 @@
+//! The one storage interface, over SQLite (default) and PostgreSQL.
+//!
+//! [`Store`] is a concrete type holding either pool; each method runs the same SQL on either
+//! backend (times are epoch milliseconds and placeholders are `$n` in both, so one text serves
+//! both dialects), and migrations live per backend in `migrations/{sqlite,postgres}/` with the
+//! same file names. Row types never leave this module: callers get domain-shaped structs.
+//!
+//! Invariants the store guarantees:
+//! - an inbound event is stored once per `(channel, external_id)`;
+//! - [`Store::commit_step`] writes state, profile, transcript, progress and outbox in one
+//!   transaction, and refuses (with [`StoreError::Conflict`]) when the conversation changed
+//!   since it was loaded.
+
+mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use records::{
+    Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord, OutboxMessage, QuizAnswerRecord,
+    TranscriptEntry,
+};
+
+/// What went wrong, shaped by what callers decide.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Someone else changed the conversation first; load again and retry.
+    #[error("conflicting update")]
+    Conflict,
+    /// The database failed; nothing was written.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Errors opening the store, reported at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL (expected sqlite://… or postgres://…)")]
+    UnsupportedUrl,
+    /// The database could not be reached or opened.
+    #[error("cannot open the database")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("cannot apply migrations")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// SQLite, one file.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The storage handle: cheap to clone, shared by every task.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database at `url`, creating a SQLite file if missing, and applies migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when the URL is unsupported, the database unreachable or a migration fails.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, OpenError> {
+        let backend = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(OpenError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(OpenError::Connect)?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(OpenError::Migrate)?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(OpenError::Connect)?;
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(OpenError::Migrate)?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(OpenError::UnsupportedUrl);
+        };
+        Ok(Store { backend })
+    }
+
+    /// Which backend this store uses.
+    #[must_use]
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Closes every connection (used before exit so SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Inbox.
+
+    /// Stores an inbound event; returns its id, or `None` when the same
+    /// `(channel, external_id)` was stored before (a redelivery).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn record_inbound(&self, event: &NewInbound<'_>) -> Result<Option<i64>, StoreError> {
+        const SQL: &str = "INSERT INTO inbox (channel, external_id, channel_user, payload, received_at) \
+                           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, external_id) DO NOTHING RETURNING id";
+        let id: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(event.channel)
+            .bind(event.external_id)
+            .bind(event.channel_user)
+            .bind(event.payload)
+            .bind(millis(event.received_at))
+            .fetch_optional(pool)
+            .await?);
+        Ok(id)
+    }
+
+    /// Pending inbound events, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn pending_inbox(&self, limit: i64) -> Result<Vec<InboxEvent>, StoreError> {
+        const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
+                           WHERE status = 'pending' ORDER BY id LIMIT $1";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(InboxEvent::from_row).collect())
+    }
+
+    /// Pending inbound events of one conversation, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn pending_for(&self, channel: &str, channel_user: &str) -> Result<Vec<InboxEvent>, StoreError> {
+        const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
+                           WHERE status = 'pending' AND channel = $1 AND channel_user = $2 ORDER BY id";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
+            .bind(channel)
+            .bind(channel_user)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(InboxEvent::from_row).collect())
+    }
+
+    /// Marks an event as skipped (unreadable, or nothing to do) so it never blocks its queue.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn skip_inbound(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE inbox SET status = 'skipped', processed_at = $1 WHERE id = $2";
+        on_pool!(self, pool => sqlx::query(SQL).bind(millis(now)).bind(id).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// Every inbound payload of one conversation with its time, oldest first (web chat history).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn inbound_history(&self, channel: &str, channel_user: &str) -> Result<Vec<InboxEvent>, StoreError> {
+        const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
+                           WHERE channel = $1 AND channel_user = $2 ORDER BY id";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
+            .bind(channel)
+            .bind(channel_user)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(InboxEvent::from_row).collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Conversations.
+
+    /// Loads the conversation of a channel user, creating the teacher with `initial_state` on
+    /// first contact.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn load_conversation(
+        &self,
+        channel: &str,
+        channel_user: &str,
+        initial_state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Conversation, StoreError> {
+        const INSERT: &str = "INSERT INTO teachers (channel, channel_user, state, created_at, updated_at) \
+                              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (channel, channel_user) DO NOTHING";
+        const SELECT: &str = "SELECT id, state, version FROM teachers WHERE channel = $1 AND channel_user = $2";
+        let row: Option<(i64, String, i64)> = on_pool!(self, pool => {
+            let found = sqlx::query_as(SELECT).bind(channel).bind(channel_user).fetch_optional(pool).await?;
+            match found {
+                Some(row) => Some(row),
+                None => {
+                    sqlx::query(INSERT)
+                        .bind(channel)
+                        .bind(channel_user)
+                        .bind(initial_state)
+                        .bind(millis(now))
+                        .execute(pool)
+                        .await?;
+                    sqlx::query_as(SELECT).bind(channel).bind(channel_user).fetch_optional(pool).await?
+                }
+            }
+        });
+        let (teacher_id, state, version) = row.ok_or(StoreError::NotFound)?;
+        Ok(Conversation {
+            teacher_id,
+            state,
+            version,
+        })
+    }
+
+    /// Writes the outcome of one step in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the conversation's version moved since it was loaded
+    /// (nothing is written); [`StoreError::Database`] otherwise.
+    pub async fn commit_step(&self, commit: &Commit) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                // IMMEDIATE takes the write lock up front, so two writers queue on the busy
+                // timeout instead of failing to upgrade a read lock half-way.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                records::write_commit!(tx, commit);
+                tx.commit().await?;
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                records::write_commit!(tx, commit);
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outbox.
+
+    /// Outbox messages of one recipient after `after_id`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn outbox_after(
+        &self,
+        channel: &str,
+        channel_user: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        const SQL: &str = "SELECT id, teacher_id, channel, channel_user, payload, created_at, status FROM outbox \
+                           WHERE channel = $1 AND channel_user = $2 AND id > $3 ORDER BY id LIMIT $4";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, String, String, String, i64, String)>(SQL)
+            .bind(channel)
+            .bind(channel_user)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(OutboxMessage::from_row).collect())
+    }
+
+    /// Pending outbox messages of a channel, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn pending_outbox(&self, channel: &str, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+        const SQL: &str = "SELECT id, teacher_id, channel, channel_user, payload, created_at, status FROM outbox \
+                           WHERE status = 'pending' AND channel = $1 ORDER BY id LIMIT $2";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, String, String, String, i64, String)>(SQL)
+            .bind(channel)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(OutboxMessage::from_row).collect())
+    }
+
+    /// Marks outbox messages of one recipient up to and including `up_to_id` as sent.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn mark_sent_up_to(
+        &self,
+        channel: &str,
+        channel_user: &str,
+        up_to_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 \
+                           WHERE channel = $2 AND channel_user = $3 AND id <= $4 AND status = 'pending'";
+        let done = on_pool!(self, pool => sqlx::query(SQL)
+            .bind(millis(now))
+            .bind(channel)
+            .bind(channel_user)
+            .bind(up_to_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads for progress, certificates and tests.
+
+    /// The certificate with a verification code: `(teacher name, module, issued at)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown code; [`StoreError::Database`].
+    pub async fn certificate(&self, code: &str) -> Result<(Option<String>, String, DateTime<Utc>), StoreError> {
+        const SQL: &str = "SELECT teacher_name, module, issued_at FROM certificates WHERE code = $1";
+        let row: Option<(Option<String>, String, i64)> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(code).fetch_optional(pool).await?);
+        let (name, module, at) = row.ok_or(StoreError::NotFound)?;
+        Ok((name, module, from_millis(at)))
+    }
+
+    /// Counts rows of the tables a step writes, for one teacher: `(transcript, outbox,
+    /// quiz answers, quiz attempts, certificates, lesson modules)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn teacher_counts(&self, teacher_id: i64) -> Result<TeacherCounts, StoreError> {
+        const SQL: &str = "SELECT \
+            (SELECT COUNT(*) FROM transcript WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM outbox WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM quiz_answers WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM quiz_attempts WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM certificates WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM lesson_progress WHERE teacher_id = $1), \
+            (SELECT COUNT(*) FROM reflections WHERE teacher_id = $1)";
+        let (transcript, outbox, quiz_answers, quiz_attempts, certificates, lessons, reflections): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_one(pool).await?);
+        Ok(TeacherCounts {
+            transcript,
+            outbox,
+            quiz_answers,
+            quiz_attempts,
+            certificates,
+            lessons,
+            reflections,
+        })
+    }
+
+    /// A teacher's profile columns: `(name, role, district, school, grades, subjects, language)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`]; [`StoreError::Database`].
+    pub async fn teacher_profile(&self, teacher_id: i64) -> Result<TeacherProfile, StoreError> {
+        const SQL: &str = "SELECT name, role, district, school, grades, subjects, consent, language \
+                           FROM teachers WHERE id = $1";
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_optional(pool).await?);
+        let (name, role, district, school, grades, subjects, consent, language) = row.ok_or(StoreError::NotFound)?;
+        Ok(TeacherProfile {
+            name,
+            role,
+            district,
+            school,
+            grades,
+            subjects,
+            consent,
+            language,
+        })
+    }
+
+    /// Lesson progress rows of a teacher: `(module, part, parts, completed)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn lesson_progress(&self, teacher_id: i64) -> Result<Vec<(String, i64, i64, bool)>, StoreError> {
+        const SQL: &str = "SELECT module, part, parts, completed_at FROM lesson_progress \
+                           WHERE teacher_id = $1 ORDER BY module";
+        let rows: Vec<(String, i64, i64, Option<i64>)> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(m, p, n, c)| (m, p, n, c.is_some())).collect())
+    }
+}
+
+/// Row counts for one teacher, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TeacherCounts {
+    /// Transcript entries (both directions).
+    pub transcript: i64,
+    /// Outbox messages.
+    pub outbox: i64,
+    /// Quiz answers.
+    pub quiz_answers: i64,
+    /// Finished quiz attempts.
+    pub quiz_attempts: i64,
+    /// Certificates.
+    pub certificates: i64,
+    /// Modules with lesson progress.
+    pub lessons: i64,
+    /// Reflections.
+    pub reflections: i64,
+}
+
+/// The profile columns of a teacher.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TeacherProfile {
+    /// Name as typed.
+    pub name: Option<String>,
+    /// teacher / headteacher / mentor.
+    pub role: Option<String>,
+    /// District.
+    pub district: Option<String>,
+    /// School.
+    pub school: Option<String>,
+    /// Grades taught, `1, 2, 5`.
+    pub grades: Option<String>,
+    /// Subjects taught.
+    pub subjects: Option<String>,
+    /// `yes` when consent to data use was given.
+    pub consent: Option<String>,
+    /// Language code.
+    pub language: String,
+}
+
+/// Milliseconds since the epoch, the time format of every table.
+#[must_use]
+pub fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// The inverse of [`millis`].
+#[must_use]
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

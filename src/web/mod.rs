@@ -1,0 +1,42 @@
+//! HTTP: the web chat, health checks. No SQL and no business rules here: handlers call
+//! [`Conversations`] and the [`crate::store::Store`] read methods.
+
+pub mod chat;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::conversation::Conversations;
+
+/// The largest request body accepted (a webhook or a chat message is far smaller).
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The conversation service.
+    pub conversations: Conversations,
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(chat::routes())
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Alive, and the database answers.
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.conversations.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
