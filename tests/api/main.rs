@@ -1,0 +1,6 @@
+//! End-to-end tests through the HTTP front door, each on SQLite and on PostgreSQL.
+
+mod support;
+
+mod health;
+mod web_chat;
