@@ -25,6 +25,9 @@ use crate::store::{
 
 /// How often a step is retried when another writer changed the conversation first.
 const CONFLICT_RETRIES: usize = 8;
+/// After this many failed attempts an event is set aside (status `skipped`, logged) so that one
+/// poisoned event can never stall its conversation.
+const MAX_ATTEMPTS: i64 = 5;
 
 /// The conversation service: shared by the web routes, the terminal chat and the worker.
 #[derive(Clone, Debug)]
@@ -105,7 +108,7 @@ impl Conversations {
         channel_user: &str,
         message: &InboundMessage,
     ) -> Result<bool, StoreError> {
-        let payload = serde_json::to_string(message).unwrap_or_default();
+        let payload = serde_json::to_string(&message.sanitized()).unwrap_or_default();
         let stored = self
             .inner
             .store
@@ -190,7 +193,14 @@ impl Conversations {
     ) -> Result<usize, StoreError> {
         let events = self.inner.store.pending_for(channel, channel_user).await?;
         for event in &events {
-            self.process(event, new_teacher).await?;
+            if let Err(err) = self.process(event, new_teacher).await {
+                let attempts = self.inner.store.fail_inbound(event.id).await?;
+                if attempts < MAX_ATTEMPTS {
+                    return Err(err);
+                }
+                warn!(inbox.id = event.id, attempts, error = %err, "event set aside after repeated failures");
+                self.inner.store.skip_inbound(event.id, self.inner.clock.now()).await?;
+            }
         }
         Ok(events.len())
     }

@@ -32,6 +32,7 @@ CREATE TABLE inbox (
     payload       TEXT    NOT NULL,
     received_at   BIGINT  NOT NULL,
     status        TEXT    NOT NULL DEFAULT 'pending',
+    attempts      BIGINT  NOT NULL DEFAULT 0,
     processed_at  BIGINT,
     UNIQUE (channel, external_id)
 );

@@ -48,6 +48,21 @@ impl InboundMessage {
         }
     }
 
+    /// The message without control characters (NUL and friends; line breaks and tabs stay),
+    /// which some databases refuse and no teacher means to send.
+    #[must_use]
+    pub fn sanitized(&self) -> InboundMessage {
+        let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect() };
+        match self {
+            InboundMessage::Text { text } => InboundMessage::Text { text: clean(text) },
+            InboundMessage::Choice { id, label } => InboundMessage::Choice {
+                id: clean(id),
+                label: clean(label),
+            },
+            InboundMessage::Unsupported { kind } => InboundMessage::Unsupported { kind: clean(kind) },
+        }
+    }
+
     /// What the transcript shows for it.
     #[must_use]
     pub fn transcript_text(&self) -> String {

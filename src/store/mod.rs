@@ -219,6 +219,17 @@ impl Store {
         Ok(())
     }
 
+    /// Counts a failed attempt at processing an event; returns the attempts so far.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn fail_inbound(&self, id: i64) -> Result<i64, StoreError> {
+        const SQL: &str = "UPDATE inbox SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts";
+        let attempts: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
+        attempts.ok_or(StoreError::NotFound)
+    }
+
     /// Every inbound payload of one conversation with its time, oldest first (web chat history).
     ///
     /// # Errors
