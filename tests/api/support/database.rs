@@ -39,14 +39,19 @@ impl TestDatabase {
                         std::env::var("CI").as_deref() != Ok("true"),
                         "CI=true but TEST_DATABASE_URL is not set: the PostgreSQL half of the suite must run"
                     );
-                    eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL variant of this test");
+                    eprintln!(
+                        "TEST_DATABASE_URL not set: skipping the PostgreSQL variant of this test"
+                    );
                     return None;
                 };
                 let name = format!("baithak_test_{:016x}", rand::random::<u64>());
-                let mut admin = tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&admin_url))
-                    .await
-                    .expect("PostgreSQL did not answer within 10 s")
-                    .expect("cannot connect to TEST_DATABASE_URL");
+                let mut admin = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    sqlx::PgConnection::connect(&admin_url),
+                )
+                .await
+                .expect("PostgreSQL did not answer within 10 s")
+                .expect("cannot connect to TEST_DATABASE_URL");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut admin)
                     .await
@@ -65,14 +70,23 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some((admin_url, name)) = self.drop_pg.take() else { return };
+        let Some((admin_url, name)) = self.drop_pg.take() else {
+            return;
+        };
         // Best effort, on a thread of its own: Drop cannot await. CI also sweeps leftovers.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await;
                 }
             });
         })

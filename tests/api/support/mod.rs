@@ -56,7 +56,9 @@ impl TestApp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             concurrency: 16,
         };
-        let app = Application::build(&settings, Clock::System).await.expect("app builds");
+        let app = Application::build(&settings, Clock::System)
+            .await
+            .expect("app builds");
         let address = SocketAddr::from(([127, 0, 0, 1], app.port()));
         let conversations = app.conversations().clone();
         let (tx, rx) = oneshot::channel::<()>();
@@ -134,12 +136,19 @@ impl WebTeacher<'_> {
 
     /// Buttons `(id, label)` of the last bot message that had any.
     pub fn buttons(&self) -> Vec<(String, String)> {
-        let Some(message) = &self.last_bot else { return Vec::new() };
+        let Some(message) = &self.last_bot else {
+            return Vec::new();
+        };
         message["choices"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|c| (c["id"].as_str().unwrap_or("").to_string(), c["label"].as_str().unwrap_or("").to_string()))
+                    .map(|c| {
+                        (
+                            c["id"].as_str().unwrap_or("").to_string(),
+                            c["label"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -151,7 +160,12 @@ impl WebTeacher<'_> {
             .iter()
             .find(|(id, label)| pred(id, label))
             .cloned()
-            .unwrap_or_else(|| panic!("no such button; buttons are {buttons:?}; seen {:?}", self.seen.last()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no such button; buttons are {buttons:?}; seen {:?}",
+                    self.seen.last()
+                )
+            })
     }
 
     async fn post(&self, body: Value) {
@@ -186,21 +200,51 @@ impl WebTeacher<'_> {
                 "no reply containing {needle:?} within {REPLY_DEADLINE:?}; last messages: {:?}",
                 self.seen.iter().rev().take(3).collect::<Vec<_>>()
             );
-            let url = self.app.url(&format!("/api/web/messages?user={}&after={}&wait=5", self.user, self.cursor));
-            let poll: Value = self.app.client.get(url).send().await.expect("poll").json().await.expect("json");
+            let url = self.app.url(&format!(
+                "/api/web/messages?user={}&after={}&wait=5",
+                self.user, self.cursor
+            ));
+            let poll: Value = self
+                .app
+                .client
+                .get(url)
+                .send()
+                .await
+                .expect("poll")
+                .json()
+                .await
+                .expect("json");
             self.cursor = poll["cursor"].as_i64().unwrap_or(self.cursor);
-            let outgoing = poll["messages"].as_array().into_iter().flatten().filter(|m| m["direction"] == "out");
+            let outgoing = poll["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["direction"] == "out");
             self.unread.extend(outgoing.cloned());
         }
     }
 
     /// The full history as the page shows it on reload.
     pub async fn history(&self) -> Value {
-        let url = self.app.url(&format!("/api/web/messages?user={}&after=0", self.user));
-        self.app.client.get(url).send().await.expect("history").json().await.expect("json")
+        let url = self
+            .app
+            .url(&format!("/api/web/messages?user={}&after=0", self.user));
+        self.app
+            .client
+            .get(url)
+            .send()
+            .await
+            .expect("history")
+            .json()
+            .await
+            .expect("json")
     }
 }
 
 pub fn new_id() -> String {
-    format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
 }
