@@ -21,7 +21,12 @@ use crate::dialogue::{self, Effect, Input, State};
 /// # Errors
 ///
 /// When content does not load or a database cannot be opened.
-pub async fn run(settings: &Settings, teachers: usize, messages: usize, postgres: Option<&str>) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    teachers: usize,
+    messages: usize,
+    postgres: Option<&str>,
+) -> anyhow::Result<()> {
     let content = crate::content::load(&settings.content_dir)
         .map_err(|d| anyhow::anyhow!("content has {} problems; run `baithak check`", d.len()))?;
     println!("Baithak benchmark · {teachers} teachers · {messages} messages each (end to end)\n");
@@ -52,7 +57,14 @@ pub async fn run(settings: &Settings, teachers: usize, messages: usize, postgres
 
     let dir = tempfile_dir()?;
     let sqlite_url = format!("sqlite://{}/bench.db", dir.display());
-    end_to_end("end to end, SQLite", settings, &sqlite_url, teachers, messages).await?;
+    end_to_end(
+        "end to end, SQLite",
+        settings,
+        &sqlite_url,
+        teachers,
+        messages,
+    )
+    .await?;
     if let Some(url) = postgres {
         end_to_end("end to end, PostgreSQL", settings, url, teachers, messages).await?;
     }
@@ -60,7 +72,13 @@ pub async fn run(settings: &Settings, teachers: usize, messages: usize, postgres
     Ok(())
 }
 
-async fn end_to_end(label: &str, settings: &Settings, url: &str, teachers: usize, messages: usize) -> anyhow::Result<()> {
+async fn end_to_end(
+    label: &str,
+    settings: &Settings,
+    url: &str,
+    teachers: usize,
+    messages: usize,
+) -> anyhow::Result<()> {
     let bench_settings = Settings {
         database_url: url.to_string(),
         max_connections: if url.starts_with("sqlite") { 4 } else { 16 },
@@ -86,20 +104,32 @@ async fn end_to_end(label: &str, settings: &Settings, url: &str, teachers: usize
 }
 
 /// One teacher: send, wait for the reply, answer it; returns each round trip's latency.
-async fn teacher(conversations: &Conversations, user: &str, messages: usize) -> anyhow::Result<Vec<Duration>> {
+async fn teacher(
+    conversations: &Conversations,
+    user: &str,
+    messages: usize,
+) -> anyhow::Result<Vec<Duration>> {
     const CHANNEL: &str = "bench";
     let store = conversations.store();
     let mut cursor = 0;
-    let mut input = InboundMessage::Text { text: "/start".into() };
+    let mut input = InboundMessage::Text {
+        text: "/start".into(),
+    };
     let mut latencies = Vec::with_capacity(messages);
     for i in 0..messages {
         let sent = Instant::now();
-        conversations.receive(CHANNEL, &format!("{user}-{i}"), user, &input).await?;
-        conversations.process_pending(CHANNEL, user, NewTeacher::default()).await?;
+        conversations
+            .receive(CHANNEL, &format!("{user}-{i}"), user, &input)
+            .await?;
+        conversations
+            .process_pending(CHANNEL, user, NewTeacher::default())
+            .await?;
         let replies = store.outbox_after(CHANNEL, user, cursor, 100).await?;
         if let Some(last) = replies.last() {
             cursor = last.id;
-            store.mark_sent_up_to(CHANNEL, user, last.id, Utc::now()).await?;
+            store
+                .mark_sent_up_to(CHANNEL, user, last.id, Utc::now())
+                .await?;
         }
         latencies.push(sent.elapsed());
         let button = replies.iter().rev().find_map(|r| {
@@ -107,7 +137,10 @@ async fn teacher(conversations: &Conversations, user: &str, messages: usize) -> 
             out.reply.choices.first().map(|b| b.id.clone())
         });
         input = match button {
-            Some(id) => InboundMessage::Choice { id, label: String::new() },
+            Some(id) => InboundMessage::Choice {
+                id,
+                label: String::new(),
+            },
             None => InboundMessage::Text { text: "3".into() },
         };
     }
@@ -125,7 +158,11 @@ fn row(label: &str, events: usize, secs: f64, latencies: Option<&mut Vec<Duratio
         Some(l) if !l.is_empty() => {
             l.sort();
             let pick = |q: f64| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
                 let i = ((l.len() - 1) as f64 * q).round() as usize;
                 format!("{:.2}", l[i].as_secs_f64() * 1000.0)
             };

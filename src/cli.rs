@@ -20,10 +20,20 @@ pub struct Cli {
     #[arg(long, env = "BAITHAK_CONTENT", default_value = ".", global = true)]
     pub content: PathBuf,
     /// The database: `sqlite://FILE` (created if missing) or `postgres://…`.
-    #[arg(long, env = "BAITHAK_DATABASE_URL", default_value = "sqlite://baithak.db", global = true)]
+    #[arg(
+        long,
+        env = "BAITHAK_DATABASE_URL",
+        default_value = "sqlite://baithak.db",
+        global = true
+    )]
     pub database_url: String,
     /// Database connections in the pool.
-    #[arg(long, env = "BAITHAK_DB_CONNECTIONS", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "BAITHAK_DB_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
     pub db_connections: u32,
     /// What to do (default: serve).
     #[command(subcommand)]
@@ -109,7 +119,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init("info");
             settings.listen = listen;
             let app = Application::build(&settings, Clock::System).await?;
-            tracing::info!(port = app.port(), "baithak is listening; open http://{listen}/");
+            tracing::info!(
+                port = app.port(),
+                "baithak is listening; open http://{listen}/"
+            );
             app.run_until_stopped(shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }

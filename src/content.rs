@@ -120,9 +120,15 @@ fn load_topics(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> HashSet<String
         return HashSet::new();
     };
     match serde_saphyr::from_str::<Taxonomy>(&file.source) {
-        Ok(t) => t.areas.into_values().flat_map(|topics| topics.into_keys()).collect(),
+        Ok(t) => t
+            .areas
+            .into_values()
+            .flat_map(|topics| topics.into_keys())
+            .collect(),
         Err(err) => {
-            let at = err.location().map_or(Pos::new(1, 1), |l| Pos::new(l.line(), l.column()));
+            let at = err
+                .location()
+                .map_or(Pos::new(1, 1), |l| Pos::new(l.line(), l.column()));
             let first = err.without_snippet().to_string();
             let message = format!("YAML: {}", first.lines().next().unwrap_or("invalid"));
             diagnostics.push(Diagnostic::error(&path, at, message));
@@ -138,7 +144,11 @@ fn read(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
             source,
         }),
         Err(err) => {
-            diagnostics.push(Diagnostic::error(path, Pos::new(0, 0), format!("cannot read: {err}")));
+            diagnostics.push(Diagnostic::error(
+                path,
+                Pos::new(0, 0),
+                format!("cannot read: {err}"),
+            ));
             None
         }
     }
@@ -152,7 +162,11 @@ fn yaml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         let entries = match std::fs::read_dir(&d) {
             Ok(entries) => entries,
             Err(err) => {
-                diagnostics.push(Diagnostic::error(&d, Pos::new(0, 0), format!("cannot read folder: {err}")));
+                diagnostics.push(Diagnostic::error(
+                    &d,
+                    Pos::new(0, 0),
+                    format!("cannot read folder: {err}"),
+                ));
                 continue;
             }
         };

@@ -19,8 +19,8 @@ use crate::content::ContentHandle;
 use crate::dialogue::{self, Effect, Input, State};
 use crate::language::Lang;
 use crate::store::{
-    Attempt, Commit, InboxEvent, LessonRecord, NewInbound, OutboundRecord, QuizAnswerRecord, Store, StoreError,
-    TranscriptEntry,
+    Attempt, Commit, InboxEvent, LessonRecord, NewInbound, OutboundRecord, QuizAnswerRecord, Store,
+    StoreError, TranscriptEntry,
 };
 
 /// How often a step is retried when another writer changed the conversation first.
@@ -58,7 +58,12 @@ pub struct NewTeacher {
 impl Conversations {
     /// Builds the service over a store and content.
     #[must_use]
-    pub fn new(store: Store, content: ContentHandle, clock: Clock, concurrency: usize) -> Conversations {
+    pub fn new(
+        store: Store,
+        content: ContentHandle,
+        clock: Clock,
+        concurrency: usize,
+    ) -> Conversations {
         let (committed, _) = watch::channel(0);
         Conversations {
             inner: Arc::new(Inner {
@@ -131,7 +136,11 @@ impl Conversations {
     pub fn kick(&self, channel: &str, channel_user: &str) {
         let key = (channel.to_string(), channel_user.to_string());
         {
-            let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(more) = in_flight.get_mut(&key) {
                 *more = true;
                 return;
@@ -146,11 +155,18 @@ impl Conversations {
         loop {
             {
                 let _permit = self.inner.permits.acquire().await;
-                if let Err(err) = self.process_pending(&key.0, &key.1, NewTeacher::default()).await {
+                if let Err(err) = self
+                    .process_pending(&key.0, &key.1, NewTeacher::default())
+                    .await
+                {
                     warn!(channel = %key.0, error = %err, "processing failed; will retry on the next sweep");
                 }
             }
-            let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match in_flight.get_mut(&key) {
                 Some(more) if *more => *more = false,
                 _ => {
@@ -199,7 +215,10 @@ impl Conversations {
                     return Err(err);
                 }
                 warn!(inbox.id = event.id, attempts, error = %err, "event set aside after repeated failures");
-                self.inner.store.skip_inbound(event.id, self.inner.clock.now()).await?;
+                self.inner
+                    .store
+                    .skip_inbound(event.id, self.inner.clock.now())
+                    .await?;
             }
         }
         Ok(events.len())
@@ -274,7 +293,13 @@ impl Conversations {
     }
 }
 
-fn apply_effects(commit: &mut Commit, state: &State, effects: Vec<Effect>, event: &InboxEvent, node: Option<&String>) {
+fn apply_effects(
+    commit: &mut Commit,
+    state: &State,
+    effects: Vec<Effect>,
+    event: &InboxEvent,
+    node: Option<&String>,
+) {
     for effect in effects {
         match effect {
             Effect::Say(reply) => {
@@ -340,7 +365,9 @@ fn initial_state(new_teacher: NewTeacher) -> State {
     };
     if let Some(lang) = new_teacher.lang {
         state.lang = lang;
-        state.profile.insert("language".to_string(), lang.code().to_string());
+        state
+            .profile
+            .insert("language".to_string(), lang.code().to_string());
     }
     state
 }

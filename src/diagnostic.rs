@@ -44,7 +44,12 @@ impl Diagnostic {
         Diagnostic::new(file, pos, Severity::Warning, message)
     }
 
-    fn new(file: impl Into<PathBuf>, pos: Pos, severity: Severity, message: impl Into<String>) -> Diagnostic {
+    fn new(
+        file: impl Into<PathBuf>,
+        pos: Pos,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             file: file.into(),
             line: pos.line,

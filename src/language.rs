@@ -13,7 +13,9 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// A language the content is written in and a teacher can choose.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// English, the fallback for every missing translation.
@@ -212,7 +214,13 @@ mod tests {
 
     #[test]
     fn normalize_is_idempotent_on_samples() {
-        for s in ["Haan JI!", "مُعَلِّم ۱۲۳ نیم‌گرم", "বিদ্যালয়ের।", "Ｔｅａ  ", "a\u{200B}b"] {
+        for s in [
+            "Haan JI!",
+            "مُعَلِّم ۱۲۳ نیم‌گرم",
+            "বিদ্যালয়ের।",
+            "Ｔｅａ  ",
+            "a\u{200B}b",
+        ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "{s:?}");
         }

@@ -18,8 +18,8 @@
 
 pub mod bench;
 pub mod channel;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod conversation;

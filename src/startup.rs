@@ -35,7 +35,10 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        Ok(Application { listener, conversations })
+        Ok(Application {
+            listener,
+            conversations,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -55,7 +58,10 @@ impl Application {
     /// # Errors
     ///
     /// When the server fails.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let conversations = self.conversations.clone();
         let sweeper = tokio::spawn(async move {
             loop {
@@ -68,7 +74,9 @@ impl Application {
         let app = web::router(AppState {
             conversations: self.conversations.clone(),
         });
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         sweeper.abort();
         self.conversations.store().close().await;
         result.context("server failed")
@@ -83,12 +91,25 @@ impl Application {
 pub async fn open(settings: &Settings, clock: Clock) -> anyhow::Result<Conversations> {
     let root = &settings.content_dir;
     let loaded = content::load(root).map_err(|diagnostics| {
-        let list: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
-        anyhow::anyhow!("content in {} has errors:\n{}", root.display(), list.join("\n"))
+        let list: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect();
+        anyhow::anyhow!(
+            "content in {} has errors:\n{}",
+            root.display(),
+            list.join("\n")
+        )
     })?;
     let store = Store::open(&settings.database_url, settings.max_connections)
         .await
         .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
     let handle = ContentHandle::new(root.clone(), loaded);
-    Ok(Conversations::new(store, handle, clock, settings.concurrency))
+    Ok(Conversations::new(
+        store,
+        handle,
+        clock,
+        settings.concurrency,
+    ))
 }

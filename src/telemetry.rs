@@ -9,6 +9,12 @@ use tracing_subscriber::EnvFilter;
 pub fn init(default: &str) {
     let filter = EnvFilter::try_from_env("BAITHAK_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("BAITHAK_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -8,8 +8,20 @@ const PURE: &[&str] = &["dialogue", "language.rs", "diagnostic.rs"];
 
 /// What may not appear in them.
 const FORBIDDEN: &[&str] = &[
-    "tokio", "sqlx", "reqwest", "teloxide", "axum", "tower", "Utc::now", "SystemTime", "Instant::now", "std::fs",
-    "std::net", "std::env", "std::process", "rand::",
+    "tokio",
+    "sqlx",
+    "reqwest",
+    "teloxide",
+    "axum",
+    "tower",
+    "Utc::now",
+    "SystemTime",
+    "Instant::now",
+    "std::fs",
+    "std::net",
+    "std::env",
+    "std::process",
+    "rand::",
 ];
 
 #[test]
@@ -29,7 +41,11 @@ fn the_pure_core_uses_no_io_crates_and_no_clock() {
             }
         }
     }
-    assert!(problems.is_empty(), "the pure core must not do I/O:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the pure core must not do I/O:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -38,10 +54,17 @@ fn every_module_opens_with_a_doc_comment() {
     let missing: Vec<String> = rust_files(&src)
         .into_iter()
         .filter(|f| !f.ends_with("tests.rs"))
-        .filter(|f| !std::fs::read_to_string(f).expect("readable").starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .expect("readable")
+                .starts_with("//!")
+        })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "modules without a `//!` header: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "modules without a `//!` header: {missing:?}"
+    );
 }
 
 fn rust_files(path: &Path) -> Vec<PathBuf> {

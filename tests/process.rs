@@ -19,8 +19,17 @@ struct Server {
 impl Server {
     fn start(db: &TestDatabase) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baithak"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
-            .args(["--content", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &db.url,
+            ])
+            .args([
+                "--content",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+            ])
             .env("BAITHAK_LOG_FORMAT", "json")
             .env("BAITHAK_LOG", "info")
             .stdout(Stdio::null())
@@ -30,8 +39,13 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let port = loop {
-            let line = lines.next().expect("serve logs its port before anything else").expect("utf-8 log");
-            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            let line = lines
+                .next()
+                .expect("serve logs its port before anything else")
+                .expect("utf-8 log");
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if let Some(port) = event["fields"]["port"].as_u64() {
                 break port;
             }
@@ -58,16 +72,37 @@ impl Drop for Server {
 }
 
 /// Sends `text` and waits (long-polling, bounded) for a reply containing `needle`.
-async fn say_and_expect(client: &reqwest::Client, server: &Server, cursor: &mut i64, text: &str, needle: &str) {
+async fn say_and_expect(
+    client: &reqwest::Client,
+    server: &Server,
+    cursor: &mut i64,
+    text: &str,
+    needle: &str,
+) {
     let id = format!("{:016x}", rand::random::<u64>());
     let body = json!({ "user": "kill-test", "id": id, "text": text });
-    let sent = client.post(format!("{}/api/web/messages", server.base)).json(&body).send().await.expect("post");
+    let sent = client
+        .post(format!("{}/api/web/messages", server.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(sent.status(), 202);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     loop {
-        let url = format!("{}/api/web/messages?user=kill-test&after={cursor}&wait=5", server.base);
-        let poll: Value = client.get(url).send().await.expect("poll").json().await.expect("json");
+        let url = format!(
+            "{}/api/web/messages?user=kill-test&after={cursor}&wait=5",
+            server.base
+        );
+        let poll: Value = client
+            .get(url)
+            .send()
+            .await
+            .expect("poll")
+            .json()
+            .await
+            .expect("json");
         *cursor = poll["cursor"].as_i64().unwrap_or(*cursor);
         for m in poll["messages"].as_array().into_iter().flatten() {
             let text = m["text"].as_str().unwrap_or("").to_string();
@@ -76,18 +111,37 @@ async fn say_and_expect(client: &reqwest::Client, server: &Server, cursor: &mut 
             }
             seen.push(text);
         }
-        assert!(tokio::time::Instant::now() < deadline, "no {needle:?}; saw {seen:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {needle:?}; saw {seen:?}"
+        );
     }
 }
 
 async fn killed_server_resumes(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else { return };
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
     let client = reqwest::Client::new();
     let mut cursor = 0;
 
     let server = Server::start(&db);
-    say_and_expect(&client, &server, &mut cursor, "/start", "Choose your language").await;
-    say_and_expect(&client, &server, &mut cursor, "English", "What is your name").await;
+    say_and_expect(
+        &client,
+        &server,
+        &mut cursor,
+        "/start",
+        "Choose your language",
+    )
+    .await;
+    say_and_expect(
+        &client,
+        &server,
+        &mut cursor,
+        "English",
+        "What is your name",
+    )
+    .await;
     say_and_expect(&client, &server, &mut cursor, "Farah", "Which grades").await;
     server.kill();
 
@@ -112,9 +166,14 @@ async fn a_killed_server_resumes_the_conversation_postgres() {
 fn serve_refuses_to_start_on_broken_content_with_file_line_column() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
-    copy_dir(&std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")), root);
+    copy_dir(
+        &std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
+        root,
+    );
     let main = root.join("dialogues/main.yaml");
-    let text = std::fs::read_to_string(&main).expect("read").replace("goto: progress", "goto: nowhere");
+    let text = std::fs::read_to_string(&main)
+        .expect("read")
+        .replace("goto: progress", "goto: nowhere");
     std::fs::write(&main, text).expect("write");
 
     let output = Command::new(env!("CARGO_BIN_EXE_baithak"))
@@ -129,7 +188,10 @@ fn serve_refuses_to_start_on_broken_content_with_file_line_column() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("dialogues/main.yaml:"), "{stderr}");
-    assert!(stderr.contains("`nowhere` refers to node `nowhere`, which tree `main` does not have"), "{stderr}");
+    assert!(
+        stderr.contains("`nowhere` refers to node `nowhere`, which tree `main` does not have"),
+        "{stderr}"
+    );
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

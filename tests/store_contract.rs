@@ -6,7 +6,8 @@
 mod database;
 
 use baithak::store::{
-    Attempt, Commit, LessonRecord, NewInbound, OutboundRecord, QuizAnswerRecord, Store, StoreError, TranscriptEntry,
+    Attempt, Commit, LessonRecord, NewInbound, OutboundRecord, QuizAnswerRecord, Store, StoreError,
+    TranscriptEntry,
 };
 use chrono::{Duration, TimeZone, Utc};
 
@@ -42,7 +43,9 @@ macro_rules! contract {
 }
 
 fn t0() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn inbound<'a>(external_id: &'a str, user: &'a str, payload: &'a str) -> NewInbound<'a> {
@@ -178,8 +181,8 @@ contract! {
 
     async fn lesson_progress_keeps_the_furthest_part_and_the_first_completion(store: Store) {
         let conv = store.load_conversation("web", "u1", "{}", t0()).await.expect("load");
-        let mut version = conv.version;
-        for (part, done, minutes) in [(3, false, 0), (1, false, 1), (4, true, 2), (2, false, 3)] {
+        let steps = [(3, false, 0), (1, false, 1), (4, true, 2), (2, false, 3)];
+        for (version, (part, done, minutes)) in (conv.version..).zip(steps) {
             let commit = Commit {
                 teacher_id: conv.teacher_id,
                 version,
@@ -189,7 +192,6 @@ contract! {
                 ..Commit::default()
             };
             store.commit_step(&commit).await.expect("commit");
-            version += 1;
         }
 
         let progress = store.lesson_progress(conv.teacher_id).await.expect("progress");
@@ -239,7 +241,11 @@ async fn an_unsupported_database_url_is_a_clear_error() {
     let result = Store::open("mysql://localhost/x", 1).await;
 
     let err = result.expect_err("mysql is not supported");
-    assert!(err.to_string().contains("expected sqlite://… or postgres://…"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expected sqlite://… or postgres://…"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -253,10 +259,11 @@ async fn an_unreachable_database_is_a_clear_error_at_start() {
 #[test]
 fn both_backends_have_the_same_migration_files() {
     let names = |dir: &str| {
-        let mut names: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-            .expect("migrations folder")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .expect("migrations folder")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
         names.sort();
         names
     };

@@ -11,7 +11,13 @@ use database::{Backend, TestDatabase};
 
 fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baithak"))
-        .args(["chat", "--user", user, "--content", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")])
+        .args([
+            "chat",
+            "--user",
+            user,
+            "--content",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+        ])
         .args(["--database-url", &db.url])
         .args(extra)
         .stdin(Stdio::piped())
@@ -25,7 +31,9 @@ fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write input");
-    let output = child.wait_with_output().expect("baithak chat ends at end of input");
+    let output = child
+        .wait_with_output()
+        .expect("baithak chat ends at end of input");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -36,29 +44,57 @@ fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
 }
 
 async fn run_in_english_then_resume(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else { return };
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
 
     let first = chat(&db, "amina", &[], "1\nAmina Bibi\n2-4\n1\n1\n1\n");
     let second = chat(&db, "amina", &[], "next\n");
     let other = chat(&db, "someone-else", &[], "");
 
-    assert!(first.contains("Choose your language\n    [1] English\n    [2] اردو\n    [3] বাংলা"), "{first}");
-    assert!(first.contains("> Amina Bibi"), "piped input is echoed: {first}");
+    assert!(
+        first.contains("Choose your language\n    [1] English\n    [2] اردو\n    [3] বাংলা"),
+        "{first}"
+    );
+    assert!(
+        first.contains("> Amina Bibi"),
+        "piped input is echoed: {first}"
+    );
     assert!(first.contains("Main menu\n    [1] Lessons"), "{first}");
     assert!(first.contains("part 1 of 2"), "{first}");
-    assert!(first.contains("part 2 of 2"), "typing the button number works: {first}");
-    assert!(second.starts_with("(continuing your conversation)"), "{second}");
-    assert!(second.contains("part 2 of 2"), "the second run shows where it waits: {second}");
-    assert!(second.contains("Use the signal tomorrow"), "and continues from there: {second}");
-    assert!(other.contains("Choose your language"), "another user starts afresh: {other}");
+    assert!(
+        first.contains("part 2 of 2"),
+        "typing the button number works: {first}"
+    );
+    assert!(
+        second.starts_with("(continuing your conversation)"),
+        "{second}"
+    );
+    assert!(
+        second.contains("part 2 of 2"),
+        "the second run shows where it waits: {second}"
+    );
+    assert!(
+        second.contains("Use the signal tomorrow"),
+        "and continues from there: {second}"
+    );
+    assert!(
+        other.contains("Choose your language"),
+        "another user starts afresh: {other}"
+    );
 }
 
 async fn run_in_urdu_with_lang_flag(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else { return };
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
 
     let out = chat(&db, "saima", &["--lang", "ur"], "صائمہ\n۳\nhaan\nsabaq\n");
 
-    assert!(!out.contains("اپنی زبان چنیں"), "the language was given, so it is not asked: {out}");
+    assert!(
+        !out.contains("اپنی زبان چنیں"),
+        "the language was given, so it is not asked: {out}"
+    );
     assert!(out.contains("آپ کا نام کیا ہے؟"), "{out}");
     assert!(out.contains("مین مینو"), "{out}");
     assert!(out.contains("ڈیمو ماڈیول* — حصہ 1 از 2"), "{out}");
@@ -86,8 +122,12 @@ async fn terminal_chat_speaks_urdu_postgres() {
 
 #[tokio::test]
 async fn the_same_input_gives_the_same_output() {
-    let Some(a) = TestDatabase::create(Backend::Sqlite).await else { return };
-    let Some(b) = TestDatabase::create(Backend::Sqlite).await else { return };
+    let Some(a) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(b) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
     let script = "2\nعلی\n5\n1\nmenu\n2\n";
 
     let first = chat(&a, "x", &[], script);
@@ -99,8 +139,15 @@ async fn the_same_input_gives_the_same_output() {
 #[test]
 fn an_unreachable_database_fails_with_a_clear_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_baithak"))
-        .args(["chat", "--database-url", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2"])
-        .args(["--content", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")])
+        .args([
+            "chat",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/x?connect_timeout=2",
+        ])
+        .args([
+            "--content",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("runs");

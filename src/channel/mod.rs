@@ -52,14 +52,20 @@ impl InboundMessage {
     /// which some databases refuse and no teacher means to send.
     #[must_use]
     pub fn sanitized(&self) -> InboundMessage {
-        let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect() };
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+                .collect()
+        };
         match self {
             InboundMessage::Text { text } => InboundMessage::Text { text: clean(text) },
             InboundMessage::Choice { id, label } => InboundMessage::Choice {
                 id: clean(id),
                 label: clean(label),
             },
-            InboundMessage::Unsupported { kind } => InboundMessage::Unsupported { kind: clean(kind) },
+            InboundMessage::Unsupported { kind } => {
+                InboundMessage::Unsupported { kind: clean(kind) }
+            }
         }
     }
 

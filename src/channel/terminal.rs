@@ -22,12 +22,19 @@ pub const CHANNEL: &str = "terminal";
 /// # Errors
 ///
 /// When the store fails or stdout cannot be written.
-pub async fn run(conversations: &Conversations, user: &str, lang: Option<Lang>) -> anyhow::Result<()> {
+pub async fn run(
+    conversations: &Conversations,
+    user: &str,
+    lang: Option<Lang>,
+) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     let new_teacher = NewTeacher { lang };
     let mut out = std::io::stdout().lock();
     let mut cursor = 0;
-    let history = conversations.store().outbox_after(CHANNEL, user, 0, i64::MAX).await?;
+    let history = conversations
+        .store()
+        .outbox_after(CHANNEL, user, 0, i64::MAX)
+        .await?;
     match history.last() {
         Some(last) => {
             // Coming back: show where the conversation waits.
@@ -68,17 +75,31 @@ async fn send(
     cursor: i64,
     out: &mut impl Write,
 ) -> anyhow::Result<i64> {
-    let external_id = format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
-    let message = InboundMessage::Text { text: text.to_string() };
-    conversations.receive(CHANNEL, &external_id, user, &message).await?;
-    conversations.process_pending(CHANNEL, user, new_teacher).await?;
+    let external_id = format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
+    let message = InboundMessage::Text {
+        text: text.to_string(),
+    };
+    conversations
+        .receive(CHANNEL, &external_id, user, &message)
+        .await?;
+    conversations
+        .process_pending(CHANNEL, user, new_teacher)
+        .await?;
     let store = conversations.store();
     let replies = store.outbox_after(CHANNEL, user, cursor, i64::MAX).await?;
-    let Some(last) = replies.last() else { return Ok(cursor) };
+    let Some(last) = replies.last() else {
+        return Ok(cursor);
+    };
     for reply in &replies {
         print_message(out, &reply.payload)?;
     }
-    store.mark_sent_up_to(CHANNEL, user, last.id, conversations.clock().now()).await?;
+    store
+        .mark_sent_up_to(CHANNEL, user, last.id, conversations.clock().now())
+        .await?;
     Ok(last.id)
 }
 

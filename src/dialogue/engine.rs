@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::matching::{Candidates, match_choice, matches_word, number, numbers};
+use super::matching::{Candidates, is_word, match_choice, matches_word, number, numbers};
 use super::tree::{Choice, Condition, Dialogues, Node, NodeRef, QuizOption, Text, Validation};
 use crate::language::{Lang, normalize};
 
@@ -220,11 +220,24 @@ struct Machine<'d> {
 
 impl Machine<'_> {
     fn handle(&mut self, input: &Input) {
+        // A quiz attempt lives while its questions are answered one after another. Leaving it
+        // (a command, a stale cursor) abandons it, so that coming back starts a new attempt
+        // instead of counting the questions answered before twice.
+        let at_quiz = self
+            .s
+            .at
+            .as_ref()
+            .and_then(|c| self.d.node(&c.node))
+            .is_some_and(|n| matches!(n, Node::Quiz { .. }));
         if let Input::Text(text) = input
             && let Some(target) = self.command(text)
         {
+            self.s.quiz = None;
             self.enter(target);
             return;
+        }
+        if !at_quiz {
+            self.s.quiz = None;
         }
         let Some(cursor) = self.s.at.clone() else {
             self.start_over();
@@ -246,10 +259,30 @@ impl Machine<'_> {
 
     fn command(&self, text: &str) -> Option<NodeRef> {
         let first = text.split_whitespace().next().unwrap_or("");
+        // While free text is awaited (an `ask` answer, a reflection), only a command word typed
+        // as written counts: loose Roman Urdu matching would read the name "Saleem" as `salam`
+        // (start) and "Meena" as `menu`.
+        let matches: fn(&str, &[String]) -> bool = if self.awaits_free_text() {
+            is_word
+        } else {
+            matches_word
+        };
         self.d.commands.iter().find_map(|c| {
-            let hit = matches_word(text, &c.words) || (first.starts_with('/') && matches_word(first, &c.words));
+            let hit =
+                matches(text, &c.words) || (first.starts_with('/') && matches(first, &c.words));
             hit.then(|| c.goto.clone())
         })
+    }
+
+    fn awaits_free_text(&self) -> bool {
+        let Some(cursor) = &self.s.at else {
+            return false;
+        };
+        match self.d.node(&cursor.node) {
+            Some(Node::Ask { .. }) => true,
+            Some(Node::Lesson { .. }) => cursor.stage == Stage::Reflection,
+            _ => false,
+        }
     }
 
     fn start_over(&mut self) {
@@ -277,6 +310,13 @@ impl Machine<'_> {
     /// Shows one node; returns where to continue, or `None` when it waits or ends.
     fn visit(&mut self, at: &NodeRef, node: &Node) -> Option<NodeRef> {
         self.s.at = None;
+        // `{module}` in any node of a module tree (score and certificate texts included).
+        if let Some(module) = self.d.module(&at.tree) {
+            self.vars
+                .insert("module", module.title.get(self.s.lang).to_string());
+        } else {
+            self.vars.remove("module");
+        }
         match node {
             Node::Message { text, next } => {
                 self.say(text, Vec::new());
@@ -294,7 +334,17 @@ impl Machine<'_> {
             }
             Node::Lesson { .. } => {
                 let progress = self.s.modules.get(&at.tree).cloned().unwrap_or_default();
-                let resume = if progress.lesson_done { 0 } else { progress.part.saturating_sub(1) };
+                let parts = match node {
+                    Node::Lesson { parts, .. } => parts.len(),
+                    _ => 1,
+                };
+                // Progress saved before the lesson got shorter resumes at its last part.
+                let resume = if progress.lesson_done {
+                    0
+                } else {
+                    progress.part.saturating_sub(1)
+                };
+                let resume = resume.min(parts.saturating_sub(1));
                 if resume > 0 {
                     self.vars.insert("part", (resume + 1).to_string());
                     self.say_system("lesson_resume", Vec::new());
@@ -333,7 +383,10 @@ impl Machine<'_> {
                 self.say_raw(summary, Vec::new());
                 next.clone()
             }
-            Node::Check { branches, otherwise } => Some(
+            Node::Check {
+                branches,
+                otherwise,
+            } => Some(
                 branches
                     .iter()
                     .find(|(c, _)| self.holds(c))
@@ -350,13 +403,21 @@ impl Machine<'_> {
     }
 
     fn wait(&mut self, at: &NodeRef, stage: Stage) -> Option<NodeRef> {
-        self.s.at = Some(Cursor { node: at.clone(), stage });
+        self.s.at = Some(Cursor {
+            node: at.clone(),
+            stage,
+        });
         None
     }
 
     fn show_part(&mut self, at: &NodeRef, node: &Node, part: usize) -> Option<NodeRef> {
-        let Node::Lesson { parts, .. } = node else { return None };
-        let module = self.d.module(&at.tree).map(|m| m.title.get(self.s.lang).to_string());
+        let Node::Lesson { parts, .. } = node else {
+            return None;
+        };
+        let module = self
+            .d
+            .module(&at.tree)
+            .map(|m| m.title.get(self.s.lang).to_string());
         self.vars.insert("module", module.unwrap_or_default());
         self.vars.insert("part", (part + 1).to_string());
         self.vars.insert("parts", parts.len().to_string());
@@ -377,7 +438,13 @@ impl Machine<'_> {
         self.wait(at, Stage::Part(part))
     }
 
-    fn score(&mut self, at: &NodeRef, text: Option<&Text>, pass: &NodeRef, fail: &NodeRef) -> Option<NodeRef> {
+    fn score(
+        &mut self,
+        at: &NodeRef,
+        text: Option<&Text>,
+        pass: &NodeRef,
+        fail: &NodeRef,
+    ) -> Option<NodeRef> {
         let run = self.s.quiz.take().unwrap_or_default();
         let pass_mark = self.d.module(&at.tree).map_or(100, |m| m.pass_mark);
         let percent = run.percent();
@@ -401,12 +468,20 @@ impl Machine<'_> {
     }
 
     fn certificate(&mut self, module: &str) {
-        let existing = self.s.modules.get(module).and_then(|p| p.certificate.clone());
+        let existing = self
+            .s
+            .modules
+            .get(module)
+            .and_then(|p| p.certificate.clone());
         let code = match existing {
             Some(code) => code,
             None => {
                 let code = certificate_code(self.s.seed, module, self.now);
-                self.s.modules.entry(module.to_string()).or_default().certificate = Some(code.clone());
+                self.s
+                    .modules
+                    .entry(module.to_string())
+                    .or_default()
+                    .certificate = Some(code.clone());
                 self.effects.push(Effect::Certificate {
                     module: module.to_string(),
                     code: code.clone(),
@@ -447,7 +522,11 @@ impl Machine<'_> {
         let answer = match (self.pick(at, choices, input), input) {
             (Some(choice), _) => {
                 self.apply_set(choice);
-                Ok(choice.set.get(field).cloned().unwrap_or_else(|| choice.label.get(Lang::En).to_string()))
+                Ok(choice
+                    .set
+                    .get(field)
+                    .cloned()
+                    .unwrap_or_else(|| choice.label.get(Lang::En).to_string()))
             }
             (None, Input::Text(text)) => validate_answer(validate, text),
             (None, _) => Err("unsupported_input"),
@@ -597,9 +676,17 @@ impl Machine<'_> {
             chosen: chosen + 1,
             correct,
         });
-        let right = options.iter().find(|o| o.correct).map(|o| self.render(&o.label)).unwrap_or_default();
+        let right = options
+            .iter()
+            .find(|o| o.correct)
+            .map(|o| self.render(&o.label))
+            .unwrap_or_default();
         self.vars.insert("answer", right);
-        let verdict = self.system(if correct { "quiz_correct" } else { "quiz_wrong" });
+        let verdict = self.system(if correct {
+            "quiz_correct"
+        } else {
+            "quiz_wrong"
+        });
         let why = self.render(explanation);
         self.say_raw(format!("{verdict}\n\n{why}"), Vec::new());
         self.enter(next.clone());
@@ -616,7 +703,10 @@ impl Machine<'_> {
                 let candidates: Vec<Candidates> = choices
                     .iter()
                     .map(|c| {
-                        let labels = c.label.versions().chain(c.short.iter().flat_map(Text::versions));
+                        let labels = c
+                            .label
+                            .versions()
+                            .chain(c.short.iter().flat_map(Text::versions));
                         Candidates::new(labels.map(|(_, t)| t), &c.aliases)
                     })
                     .collect();
@@ -627,7 +717,11 @@ impl Machine<'_> {
     }
 
     fn reprompt(&mut self, at: &NodeRef, node: &Node, input: &Input) {
-        let key = if *input == Input::Unsupported { "unsupported_input" } else { "fallback" };
+        let key = if *input == Input::Unsupported {
+            "unsupported_input"
+        } else {
+            "fallback"
+        };
         self.say_system(key, Vec::new());
         self.visit(at, node);
     }
@@ -636,8 +730,20 @@ impl Machine<'_> {
         let next = self.d.texts.get("next");
         let candidates = [Candidates::new(
             next.into_iter().flat_map(|t| t.versions().map(|(_, v)| v)),
-            &["next", "agla", "aage", "age", "continue", "ok", "aglā", "آگے", "اگلا", "পরের", "পরবর্তী"]
-                .map(normalize),
+            &[
+                "next",
+                "agla",
+                "aage",
+                "age",
+                "continue",
+                "ok",
+                "aglā",
+                "آگے",
+                "اگلا",
+                "পরের",
+                "পরবর্তী",
+            ]
+            .map(normalize),
         )];
         match_choice(text, &candidates) == Some(0)
     }
@@ -682,12 +788,22 @@ impl Machine<'_> {
 
     fn holds(&self, condition: &Condition) -> bool {
         match condition {
-            Condition::FieldEquals { field, value } => {
-                self.s.profile.get(field).is_some_and(|v| normalize(v) == *value)
+            Condition::FieldEquals { field, value } => self
+                .s
+                .profile
+                .get(field)
+                .is_some_and(|v| normalize(v) == *value),
+            Condition::FieldSet { field } => {
+                self.s.profile.get(field).is_some_and(|v| !v.is_empty())
             }
-            Condition::FieldSet { field } => self.s.profile.get(field).is_some_and(|v| !v.is_empty()),
-            Condition::ModuleCompleted { module } => self.s.modules.get(module).is_some_and(|p| p.passed),
-            Condition::ScoreAtLeast { percent } => self.s.quiz.as_ref().is_some_and(|q| q.percent() >= *percent),
+            Condition::ModuleCompleted { module } => {
+                self.s.modules.get(module).is_some_and(|p| p.passed)
+            }
+            Condition::ScoreAtLeast { percent } => self
+                .s
+                .quiz
+                .as_ref()
+                .is_some_and(|q| q.percent() >= *percent),
         }
     }
 
@@ -716,12 +832,19 @@ impl Machine<'_> {
             return out;
         }
         for (id, p) in started {
-            let Some(module) = self.d.module(&id) else { continue };
-            self.vars.insert("module", module.title.get(self.s.lang).to_string());
+            let Some(module) = self.d.module(&id) else {
+                continue;
+            };
+            self.vars
+                .insert("module", module.title.get(self.s.lang).to_string());
             self.vars.insert("part", p.part.to_string());
             self.vars.insert("parts", module.parts.to_string());
             let _ = write!(out, "\n\n*{}*", module.title.get(self.s.lang));
-            let status = if p.lesson_done { "progress_lesson_done" } else { "progress_in_lesson" };
+            let status = if p.lesson_done {
+                "progress_lesson_done"
+            } else {
+                "progress_in_lesson"
+            };
             let _ = write!(out, "\n• {}", self.system(status));
             if let Some(best) = p.best_percent {
                 self.vars.insert("percent", best.to_string());
@@ -798,7 +921,12 @@ impl Machine<'_> {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             match after.find('}') {
-                Some(close) if close > 0 && after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(close)
+                    if close > 0
+                        && after[..close]
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
                     let key = &after[..close];
                     match self.lookup(key) {
                         Some(value) => out.push_str(&value),
@@ -821,8 +949,14 @@ impl Machine<'_> {
             return Some(v.clone());
         }
         if key == "module" {
-            let tree = self.s.at.as_ref().map(|c| c.node.tree.as_str()).or(self.s.quiz.as_ref().map(|q| q.module.as_str()));
-            return tree.and_then(|t| self.d.module(t)).map(|m| m.title.get(self.s.lang).to_string());
+            let tree = self.s.at.as_ref().map(|c| c.node.tree.as_str()).or(self
+                .s
+                .quiz
+                .as_ref()
+                .map(|q| q.module.as_str()));
+            return tree
+                .and_then(|t| self.d.module(t))
+                .map(|m| m.title.get(self.s.lang).to_string());
         }
         self.s.profile.get(key).cloned()
     }
@@ -841,10 +975,12 @@ fn validate_answer(validation: &Validation, text: &str) -> Result<String, &'stat
                 Err("invalid_answer")
             }
         }
-        Validation::Number { min, max } => match number(&normalize(trimmed)).and_then(|n| i64::try_from(n).ok()) {
-            Some(n) if (min..=max).contains(&n) => Ok(n.to_string()),
-            _ => Err("invalid_number"),
-        },
+        Validation::Number { min, max } => {
+            match number(&normalize(trimmed)).and_then(|n| i64::try_from(n).ok()) {
+                Some(n) if (min..=max).contains(&n) => Ok(n.to_string()),
+                _ => Err("invalid_number"),
+            }
+        }
         Validation::Numbers { min, max } => {
             let mut found = numbers(trimmed);
             found.sort_unstable();
@@ -852,7 +988,11 @@ fn validate_answer(validation: &Validation, text: &str) -> Result<String, &'stat
             if found.is_empty() || found.iter().any(|n| !(min..=max).contains(n)) {
                 return Err("invalid_number");
             }
-            Ok(found.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
+            Ok(found
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "))
         }
     }
 }
@@ -861,7 +1001,9 @@ fn validate_answer(validation: &Validation, text: &str) -> Result<String, &'stat
 fn letter_choice(text: &str, count: usize) -> Option<usize> {
     let t = normalize(text);
     let mut chars = t.chars();
-    let (Some(c), None) = (chars.next(), chars.next()) else { return None };
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
     let index = (c as usize).checked_sub('a' as usize)?;
     (index < count).then_some(index)
 }

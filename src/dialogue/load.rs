@@ -14,7 +14,8 @@ use serde_saphyr::Spanned;
 
 use super::system::{COMMANDS, TEXT_KEYS};
 use super::tree::{
-    Choice, Command, Condition, Dialogues, Module, Node, NodeRef, QuizOption, Text, Tree, Validation,
+    Choice, Command, Condition, Dialogues, Module, Node, NodeRef, QuizOption, Text, Tree,
+    Validation,
 };
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::language::{Lang, normalize};
@@ -58,11 +59,21 @@ pub fn load(system: &SourceFile, trees: &[SourceFile], topics: &HashSet<String>)
                 cx.error(
                     &file.path,
                     pos(&declared.referenced),
-                    format!("tree id `{}` differs from the file name `{id}`", declared.value),
+                    format!(
+                        "tree id `{}` differs from the file name `{id}`",
+                        declared.value
+                    ),
                 );
             }
-            if raw_trees.iter().any(|(other, _, _): &(String, _, _)| *other == id) {
-                cx.error(&file.path, Pos::new(1, 1), format!("a second tree is named `{id}`"));
+            if raw_trees
+                .iter()
+                .any(|(other, _, _): &(String, _, _)| *other == id)
+            {
+                cx.error(
+                    &file.path,
+                    Pos::new(1, 1),
+                    format!("a second tree is named `{id}`"),
+                );
                 continue;
             }
             raw_trees.push((id, file.path.clone(), raw));
@@ -79,7 +90,13 @@ pub fn load(system: &SourceFile, trees: &[SourceFile], topics: &HashSet<String>)
     let mut dialogues = Dialogues::default();
     for (id, path, raw) in &raw_trees {
         let langs = tree_languages(&mut cx, path, raw);
-        let mut resolver = Resolver { cx: &mut cx, ids: &ids, tree: id, file: path, langs };
+        let mut resolver = Resolver {
+            cx: &mut cx,
+            ids: &ids,
+            tree: id,
+            file: path,
+            langs,
+        };
         if let Some(tree) = resolver.tree(raw, topics) {
             if tree.module.is_some() {
                 dialogues.module_order.push(tree.id.clone());
@@ -89,9 +106,19 @@ pub fn load(system: &SourceFile, trees: &[SourceFile], topics: &HashSet<String>)
     }
     if let Some(raw) = raw_system {
         let empty_ids = HashMap::new();
-        let ids = if raw_trees.is_empty() { &empty_ids } else { &ids };
+        let ids = if raw_trees.is_empty() {
+            &empty_ids
+        } else {
+            &ids
+        };
         let langs = Lang::ALL.to_vec();
-        let mut resolver = Resolver { cx: &mut cx, ids, tree: "_system", file: &system.path, langs };
+        let mut resolver = Resolver {
+            cx: &mut cx,
+            ids,
+            tree: "_system",
+            file: &system.path,
+            langs,
+        };
         let (commands, texts) = resolver.system(&raw);
         dialogues.commands = commands;
         dialogues.texts = texts;
@@ -120,12 +147,23 @@ fn tree_languages(cx: &mut Cx, path: &Path, raw: &RawTree) -> Vec<Lang> {
         match Lang::parse(code) {
             Some(lang) if !langs.contains(&lang) => langs.push(lang),
             Some(_) => {}
-            None => cx.error(path, at, format!("unknown language `{code}` (expected en, ur or bn)")),
+            None => cx.error(
+                path,
+                at,
+                format!("unknown language `{code}` (expected en, ur or bn)"),
+            ),
         }
     }
-    let missing: Vec<&str> = Lang::ALL.iter().filter(|l| !langs.contains(l)).map(|l| l.code()).collect();
+    let missing: Vec<&str> = Lang::ALL
+        .iter()
+        .filter(|l| !langs.contains(l))
+        .map(|l| l.code())
+        .collect();
     if !missing.is_empty() {
-        let message = format!("tree is not translated to {}; English is shown where a text lacks it", missing.join(", "));
+        let message = format!(
+            "tree is not translated to {}; English is shown where a text lacks it",
+            missing.join(", ")
+        );
         cx.warning(path, at, message);
     }
     langs
@@ -279,7 +317,8 @@ impl Cx {
     }
 
     fn warning(&mut self, file: &Path, at: Pos, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::warning(file, at, message));
+        self.diagnostics
+            .push(Diagnostic::warning(file, at, message));
     }
 
     fn has_errors(&self) -> bool {
@@ -352,14 +391,25 @@ impl Resolver<'_> {
         })
     }
 
-    fn module(&mut self, raw: &Spanned<RawModule>, tree: &RawTree, topics: &HashSet<String>) -> Module {
+    fn module(
+        &mut self,
+        raw: &Spanned<RawModule>,
+        tree: &RawTree,
+        topics: &HashSet<String>,
+    ) -> Module {
         let m = &raw.value;
         if !topics.is_empty() && !topics.contains(&m.topic.value) {
-            let message = format!("topic `{}` is not in knowledge-base/topics.yaml", m.topic.value);
+            let message = format!(
+                "topic `{}` is not in knowledge-base/topics.yaml",
+                m.topic.value
+            );
             self.error(spos(&m.topic), message);
         }
         if m.pass_mark.value == 0 || m.pass_mark.value > 100 {
-            self.error(spos(&m.pass_mark), "pass_mark is a percentage from 1 to 100");
+            self.error(
+                spos(&m.pass_mark),
+                "pass_mark is a percentage from 1 to 100",
+            );
         }
         let parts = tree
             .nodes
@@ -406,7 +456,10 @@ impl Resolver<'_> {
             }
         }
         if matches!(kind, "lesson" | "quiz" | "score" | "certificate") && !in_module {
-            self.error(at, format!("a `{kind}` node belongs in a module tree (one with `module:`)"));
+            self.error(
+                at,
+                format!("a `{kind}` node belongs in a module tree (one with `module:`)"),
+            );
         }
         let node = match kind {
             "message" => Node::Message {
@@ -432,7 +485,10 @@ impl Resolver<'_> {
             "lesson" => {
                 let parts = self.required(at, n.parts.as_ref(), "parts")?;
                 if !(1..=8).contains(&parts.len()) {
-                    self.error(at, "a lesson has 1 to 8 parts (3 to 6 read best on a phone)");
+                    self.error(
+                        at,
+                        "a lesson has 1 to 8 parts (3 to 6 read best on a phone)",
+                    );
                 }
                 Node::Lesson {
                     parts: parts.iter().map(|p| self.text(p, "lesson part")).collect(),
@@ -503,7 +559,12 @@ impl Resolver<'_> {
         Some(self.text(raw, field))
     }
 
-    fn required_ref(&mut self, at: Pos, value: &Option<Spanned<String>>, field: &str) -> Option<NodeRef> {
+    fn required_ref(
+        &mut self,
+        at: Pos,
+        value: &Option<Spanned<String>>,
+        field: &str,
+    ) -> Option<NodeRef> {
         let raw = self.required(at, value.as_ref(), field)?;
         self.reference(raw)
     }
@@ -523,9 +584,15 @@ impl Resolver<'_> {
             return Some(NodeRef::new(tree, node));
         }
         let message = if self.ids.contains_key(tree) {
-            format!("`{}` refers to node `{node}`, which tree `{tree}` does not have", raw.value)
+            format!(
+                "`{}` refers to node `{node}`, which tree `{tree}` does not have",
+                raw.value
+            )
         } else {
-            format!("`{}` refers to tree `{tree}`, which does not exist", raw.value)
+            format!(
+                "`{}` refers to tree `{tree}`, which does not exist",
+                raw.value
+            )
         };
         self.error(spos(raw), message);
         None
@@ -551,10 +618,14 @@ impl Resolver<'_> {
             match Lang::parse(code) {
                 Some(Lang::En) => {}
                 Some(lang) if value.trim().is_empty() => {
-                    self.cx.warning(self.file, at, format!("{what} has an empty `{lang}` text"));
+                    self.cx
+                        .warning(self.file, at, format!("{what} has an empty `{lang}` text"));
                 }
                 Some(lang) => text = text.with(lang, value.trim_end()),
-                None => self.error(at, format!("unknown language `{code}` (expected en, ur or bn)")),
+                None => self.error(
+                    at,
+                    format!("unknown language `{code}` (expected en, ur or bn)"),
+                ),
             }
         }
         let missing: Vec<&str> = self
@@ -565,13 +636,21 @@ impl Resolver<'_> {
             .map(Lang::code)
             .collect();
         if !missing.is_empty() {
-            let message = format!("{what} has no translation for {} (English is shown)", missing.join(", "));
+            let message = format!(
+                "{what} has no translation for {} (English is shown)",
+                missing.join(", ")
+            );
             self.cx.warning(self.file, at, message);
         }
         text
     }
 
-    fn choices(&mut self, at: Pos, raw: Option<&[Spanned<RawChoice>]>, menu: bool) -> Option<Vec<Choice>> {
+    fn choices(
+        &mut self,
+        at: Pos,
+        raw: Option<&[Spanned<RawChoice>]>,
+        menu: bool,
+    ) -> Option<Vec<Choice>> {
         let Some(raw) = raw.filter(|c| !c.is_empty()) else {
             self.error(at, "missing field `choices` (at least one)");
             return None;
@@ -582,11 +661,17 @@ impl Resolver<'_> {
             let cat = spos(c);
             let c = &c.value;
             if !valid_id(&c.id.value) {
-                let message = format!("choice id `{}` may use only a-z, 0-9, `_` and `-`", c.id.value);
+                let message = format!(
+                    "choice id `{}` may use only a-z, 0-9, `_` and `-`",
+                    c.id.value
+                );
                 self.error(spos(&c.id), message);
             }
             if !seen.insert(c.id.value.clone()) {
-                self.error(spos(&c.id), format!("choice id `{}` is used twice in this node", c.id.value));
+                self.error(
+                    spos(&c.id),
+                    format!("choice id `{}` is used twice in this node", c.id.value),
+                );
             }
             let goto = match (&c.goto, menu) {
                 (Some(g), true) => self.reference(g),
@@ -601,7 +686,10 @@ impl Resolver<'_> {
                 (None, false) => None,
             };
             let label = self.text(&c.label, &format!("label of choice `{}`", c.id.value));
-            let short = c.short.as_ref().map(|s| self.text(s, &format!("short label of `{}`", c.id.value)));
+            let short = c
+                .short
+                .as_ref()
+                .map(|s| self.text(s, &format!("short label of `{}`", c.id.value)));
             self.check_label_length(cat, &c.id.value, &label, short.as_ref());
             choices.push(Choice {
                 id: c.id.value.clone(),
@@ -621,7 +709,9 @@ impl Resolver<'_> {
             if !label.has(lang) && short.is_none_or(|s| !s.has(lang)) {
                 continue;
             }
-            let shown = short.filter(|s| s.has(lang) || lang == Lang::En).unwrap_or(label);
+            let shown = short
+                .filter(|s| s.has(lang) || lang == Lang::En)
+                .unwrap_or(label);
             let len = shown.get(lang).chars().count();
             if len > BUTTON_LABEL_MAX {
                 let message = format!(
@@ -633,7 +723,11 @@ impl Resolver<'_> {
         }
     }
 
-    fn quiz_options(&mut self, at: Pos, raw: Option<&[Spanned<RawOption>]>) -> Option<Vec<QuizOption>> {
+    fn quiz_options(
+        &mut self,
+        at: Pos,
+        raw: Option<&[Spanned<RawOption>]>,
+    ) -> Option<Vec<QuizOption>> {
         let Some(raw) = raw else {
             self.error(at, "missing field `options`");
             return None;
@@ -643,7 +737,10 @@ impl Resolver<'_> {
         }
         let correct = raw.iter().filter(|o| o.value.correct).count();
         if correct != 1 {
-            self.error(at, format!("a quiz question needs exactly one correct option, found {correct}"));
+            self.error(
+                at,
+                format!("a quiz question needs exactly one correct option, found {correct}"),
+            );
         }
         let options = raw
             .iter()
@@ -676,7 +773,8 @@ impl Resolver<'_> {
                 max: max.unwrap_or(i64::MAX),
             },
             other => {
-                let message = format!("unknown validation `{other}` (expected text, number or numbers)");
+                let message =
+                    format!("unknown validation `{other}` (expected text, number or numbers)");
                 self.error(spos(&v.kind), message);
                 Validation::Text { min: 1, max: 200 }
             }
@@ -687,19 +785,45 @@ impl Resolver<'_> {
         let c = &raw.value;
         let at = spos(raw);
         let condition = match (c, &c.field) {
-            (RawCondition { equals: Some(v), .. }, Some(field)) => Condition::FieldEquals {
+            (
+                RawCondition {
+                    equals: Some(v), ..
+                },
+                Some(field),
+            ) => Condition::FieldEquals {
                 field: field.clone(),
                 value: normalize(v),
             },
-            (RawCondition { is_set: Some(true), .. }, Some(field)) => Condition::FieldSet { field: field.clone() },
-            (RawCondition { module_completed: Some(m), .. }, None) => {
+            (
+                RawCondition {
+                    is_set: Some(true), ..
+                },
+                Some(field),
+            ) => Condition::FieldSet {
+                field: field.clone(),
+            },
+            (
+                RawCondition {
+                    module_completed: Some(m),
+                    ..
+                },
+                None,
+            ) => {
                 if !self.ids.contains_key(m.value.as_str()) {
                     self.error(spos(m), format!("module `{}` does not exist", m.value));
                     return None;
                 }
-                Condition::ModuleCompleted { module: m.value.clone() }
+                Condition::ModuleCompleted {
+                    module: m.value.clone(),
+                }
             }
-            (RawCondition { score_at_least: Some(p), .. }, None) => Condition::ScoreAtLeast { percent: *p },
+            (
+                RawCondition {
+                    score_at_least: Some(p),
+                    ..
+                },
+                None,
+            ) => Condition::ScoreAtLeast { percent: *p },
             _ => {
                 self.error(
                     at,
@@ -718,7 +842,9 @@ impl Resolver<'_> {
         names.sort_by_key(|k| spos(k));
         for name in names {
             let c = &raw.commands[name];
-            let Some(goto) = self.reference(&c.value.goto) else { continue };
+            let Some(goto) = self.reference(&c.value.goto) else {
+                continue;
+            };
             commands.push(Command {
                 name: name.value.clone(),
                 goto,
@@ -737,7 +863,10 @@ impl Resolver<'_> {
         }
         for required in TEXT_KEYS {
             if !texts.contains_key(*required) {
-                self.error(Pos::new(1, 1), format!("system text `{required}` is missing"));
+                self.error(
+                    Pos::new(1, 1),
+                    format!("system text `{required}` is missing"),
+                );
             }
         }
         (commands, texts)
@@ -766,7 +895,11 @@ impl RawNode {
             ("else", self.otherwise.is_some()),
             ("to", self.to.is_some()),
         ];
-        flags.into_iter().filter(|(_, present)| *present).map(|(name, _)| name).collect()
+        flags
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(|(name, _)| name)
+            .collect()
     }
 }
 
@@ -792,7 +925,10 @@ fn check_reachability(cx: &mut Cx, dialogues: &Dialogues, raw: &[(String, PathBu
     for (tree, path, raw_tree) in raw {
         for (key, node) in &raw_tree.nodes {
             if !seen.contains(&NodeRef::new(tree, &key.value)) {
-                let message = format!("node `{}` is unreachable: no command, menu or `next` leads to it", key.value);
+                let message = format!(
+                    "node `{}` is unreachable: no command, menu or `next` leads to it",
+                    key.value
+                );
                 cx.error(path, spos(node), message);
             }
         }
@@ -802,13 +938,18 @@ fn check_reachability(cx: &mut Cx, dialogues: &Dialogues, raw: &[(String, PathBu
 /// The nodes a node can lead to.
 pub(super) fn successors(node: &Node) -> Vec<NodeRef> {
     match node {
-        Node::Message { next, .. } | Node::Certificate { next, .. } | Node::Progress { next, .. } => {
-            next.iter().cloned().collect()
-        }
+        Node::Message { next, .. }
+        | Node::Certificate { next, .. }
+        | Node::Progress { next, .. } => next.iter().cloned().collect(),
         Node::Menu { choices, .. } => choices.iter().filter_map(|c| c.goto.clone()).collect(),
-        Node::Ask { next, .. } | Node::Lesson { next, .. } | Node::Quiz { next, .. } => vec![next.clone()],
+        Node::Ask { next, .. } | Node::Lesson { next, .. } | Node::Quiz { next, .. } => {
+            vec![next.clone()]
+        }
         Node::Score { pass, fail, .. } => vec![pass.clone(), fail.clone()],
-        Node::Check { branches, otherwise } => branches
+        Node::Check {
+            branches,
+            otherwise,
+        } => branches
             .iter()
             .map(|(_, t)| t.clone())
             .chain(std::iter::once(otherwise.clone()))

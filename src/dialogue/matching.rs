@@ -66,15 +66,39 @@ pub fn match_choice(text: &str, choices: &[Candidates]) -> Option<usize> {
 pub fn matches_word(text: &str, words: &[String]) -> bool {
     let typed = normalize(text);
     let plain = letters_only(&typed);
+    if is_word(text, words) {
+        return true;
+    }
+    if plain.is_empty() {
+        return false;
+    }
+    // The same consonants, and spelled close enough: "mainu" and "meenu" are "menu", but
+    // "money" (three edits away) is not.
+    let skeleton = phrase_skeleton(&plain);
     words.iter().any(|w| {
-        *w == typed || (!plain.is_empty() && letters_only(w) == plain) || phrase_skeleton(w) == phrase_skeleton(&plain)
+        let word = letters_only(w);
+        phrase_skeleton(&word) == skeleton && strsim::normalized_levenshtein(&word, &plain) >= 0.6
     })
+}
+
+/// Whether `text` is one of `words` as written (case, spacing, punctuation and emoji aside),
+/// without the loose Roman Urdu matching of [`matches_word`]: for places that await free text.
+#[must_use]
+pub fn is_word(text: &str, words: &[String]) -> bool {
+    let typed = normalize(text);
+    let plain = letters_only(&typed);
+    words
+        .iter()
+        .any(|w| *w == typed || (!plain.is_empty() && letters_only(w) == plain))
 }
 
 /// A whole number written alone (`3`, `3.`, `#3`, `option 3`), after normalization.
 #[must_use]
 pub fn number(normalized: &str) -> Option<usize> {
-    let digits = normalized.strip_prefix("option ").unwrap_or(normalized).trim();
+    let digits = normalized
+        .strip_prefix("option ")
+        .unwrap_or(normalized)
+        .trim();
     if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -92,7 +116,9 @@ pub fn numbers(text: &str) -> Vec<i64> {
     while i < tokens.len() {
         if let Ok(n) = tokens[i].parse::<i64>() {
             let range_end = match (tokens.get(i + 1), tokens.get(i + 2)) {
-                (Some(&("to" | "se")), Some(end)) => end.parse::<i64>().ok().filter(|e| *e >= n && e - n <= 20),
+                (Some(&("to" | "se")), Some(end)) => {
+                    end.parse::<i64>().ok().filter(|e| *e >= n && e - n <= 20)
+                }
                 _ => None,
             };
             match range_end {
@@ -146,7 +172,10 @@ fn best_fuzzy(typed: &str, choices: &[Candidates]) -> Option<usize> {
 }
 
 fn phrase_skeleton(text: &str) -> String {
-    text.split(' ').map(roman_skeleton).collect::<Vec<_>>().join(" ")
+    text.split(' ')
+        .map(roman_skeleton)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Keeps letters, digits, spaces and the marks of Arabic-script and Bengali words; drops emoji
@@ -172,15 +201,28 @@ mod tests {
 
     fn menu() -> Vec<Candidates> {
         vec![
-            Candidates::new(["📚 Lessons", "📚 اسباق", "📚 পাঠ"], &["sabaq".into(), "asbaq".into()]),
-            Candidates::new(["📊 My progress", "📊 میری پیش رفت", "📊 আমার অগ্রগতি"], &["progress".into()]),
+            Candidates::new(
+                ["📚 Lessons", "📚 اسباق", "📚 পাঠ"],
+                &["sabaq".into(), "asbaq".into()],
+            ),
+            Candidates::new(
+                ["📊 My progress", "📊 میری پیش رفت", "📊 আমার অগ্রগতি"],
+                &["progress".into()],
+            ),
             Candidates::new(["🌐 Language", "🌐 زبان", "🌐 ভাষা"], &["zaban".into()]),
         ]
     }
 
     #[test]
     fn choices_match_by_number_in_every_script() {
-        for (typed, expected) in [("1", Some(0)), ("۲", Some(1)), ("৩", Some(2)), ("٢", Some(1)), ("4", None), ("0", None)] {
+        for (typed, expected) in [
+            ("1", Some(0)),
+            ("۲", Some(1)),
+            ("৩", Some(2)),
+            ("٢", Some(1)),
+            ("4", None),
+            ("0", None),
+        ] {
             assert_eq!(match_choice(typed, &menu()), expected, "{typed}");
         }
     }
@@ -220,7 +262,10 @@ mod tests {
 
     #[test]
     fn command_words_match_roman_urdu_variants() {
-        let words: Vec<String> = ["menu", "مینو", "/menu"].iter().map(|w| normalize(w)).collect();
+        let words: Vec<String> = ["menu", "مینو", "/menu"]
+            .iter()
+            .map(|w| normalize(w))
+            .collect();
         for typed in ["Menu", "MENU", "mainu", "/menu", "مینو", "meenu"] {
             assert!(matches_word(typed, &words), "{typed}");
         }

@@ -59,7 +59,9 @@ impl Text {
 }
 
 /// A resolved reference to a node: tree id and node id, both known to exist.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct NodeRef {
     /// The tree (file name without `.yaml`).
     pub tree: String,
@@ -198,7 +200,10 @@ pub enum Node {
     /// Issue the module's certificate.
     Certificate { text: Text, next: Option<NodeRef> },
     /// Show "My progress".
-    Progress { text: Option<Text>, next: Option<NodeRef> },
+    Progress {
+        text: Option<Text>,
+        next: Option<NodeRef>,
+    },
     /// Branch on conditions.
     Check {
         branches: Vec<(Condition, NodeRef)>,

@@ -22,8 +22,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use records::{
-    Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord, OutboxMessage, QuizAnswerRecord,
-    TranscriptEntry,
+    Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
+    OutboxMessage, QuizAnswerRecord, TranscriptEntry,
 };
 
 /// What went wrong, shaped by what callers decide.
@@ -197,7 +197,11 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub async fn pending_for(&self, channel: &str, channel_user: &str) -> Result<Vec<InboxEvent>, StoreError> {
+    pub async fn pending_for(
+        &self,
+        channel: &str,
+        channel_user: &str,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
         const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
                            WHERE status = 'pending' AND channel = $1 AND channel_user = $2 ORDER BY id";
         let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
@@ -225,8 +229,10 @@ impl Store {
     ///
     /// [`StoreError::Database`].
     pub async fn fail_inbound(&self, id: i64) -> Result<i64, StoreError> {
-        const SQL: &str = "UPDATE inbox SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts";
-        let attempts: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
+        const SQL: &str =
+            "UPDATE inbox SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts";
+        let attempts: Option<i64> =
+            on_pool!(self, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
         attempts.ok_or(StoreError::NotFound)
     }
 
@@ -235,7 +241,11 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub async fn inbound_history(&self, channel: &str, channel_user: &str) -> Result<Vec<InboxEvent>, StoreError> {
+    pub async fn inbound_history(
+        &self,
+        channel: &str,
+        channel_user: &str,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
         const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
                            WHERE channel = $1 AND channel_user = $2 ORDER BY id";
         let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
@@ -264,7 +274,8 @@ impl Store {
     ) -> Result<Conversation, StoreError> {
         const INSERT: &str = "INSERT INTO teachers (channel, channel_user, state, created_at, updated_at) \
                               VALUES ($1, $2, $3, $4, $4) ON CONFLICT (channel, channel_user) DO NOTHING";
-        const SELECT: &str = "SELECT id, state, version FROM teachers WHERE channel = $1 AND channel_user = $2";
+        const SELECT: &str =
+            "SELECT id, state, version FROM teachers WHERE channel = $1 AND channel_user = $2";
         let row: Option<(i64, String, i64)> = on_pool!(self, pool => {
             let found = sqlx::query_as(SELECT).bind(channel).bind(channel_user).fetch_optional(pool).await?;
             match found {
@@ -345,7 +356,11 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub async fn pending_outbox(&self, channel: &str, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+    pub async fn pending_outbox(
+        &self,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         const SQL: &str = "SELECT id, teacher_id, channel, channel_user, payload, created_at, status FROM outbox \
                            WHERE status = 'pending' AND channel = $1 ORDER BY id LIMIT $2";
         let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, String, String, String, i64, String)>(SQL)
@@ -389,8 +404,12 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::NotFound`] for an unknown code; [`StoreError::Database`].
-    pub async fn certificate(&self, code: &str) -> Result<(Option<String>, String, DateTime<Utc>), StoreError> {
-        const SQL: &str = "SELECT teacher_name, module, issued_at FROM certificates WHERE code = $1";
+    pub async fn certificate(
+        &self,
+        code: &str,
+    ) -> Result<(Option<String>, String, DateTime<Utc>), StoreError> {
+        const SQL: &str =
+            "SELECT teacher_name, module, issued_at FROM certificates WHERE code = $1";
         let row: Option<(Option<String>, String, i64)> =
             on_pool!(self, pool => sqlx::query_as(SQL).bind(code).fetch_optional(pool).await?);
         let (name, module, at) = row.ok_or(StoreError::NotFound)?;
@@ -451,7 +470,8 @@ impl Store {
             String,
         );
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_optional(pool).await?);
-        let (name, role, district, school, grades, subjects, consent, language) = row.ok_or(StoreError::NotFound)?;
+        let (name, role, district, school, grades, subjects, consent, language) =
+            row.ok_or(StoreError::NotFound)?;
         Ok(TeacherProfile {
             name,
             role,
@@ -469,12 +489,18 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub async fn lesson_progress(&self, teacher_id: i64) -> Result<Vec<(String, i64, i64, bool)>, StoreError> {
+    pub async fn lesson_progress(
+        &self,
+        teacher_id: i64,
+    ) -> Result<Vec<(String, i64, i64, bool)>, StoreError> {
         const SQL: &str = "SELECT module, part, parts, completed_at FROM lesson_progress \
                            WHERE teacher_id = $1 ORDER BY module";
         let rows: Vec<(String, i64, i64, Option<i64>)> =
             on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(m, p, n, c)| (m, p, n, c.is_some())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(m, p, n, c)| (m, p, n, c.is_some()))
+            .collect())
     }
 }
 

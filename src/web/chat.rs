@@ -57,12 +57,21 @@ fn problem(status: StatusCode, error: &'static str) -> Response {
     (status, Json(Problem { error })).into_response()
 }
 
-async fn send(State(state): State<AppState>, body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn send(
+    State(state): State<AppState>,
+    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let Ok(Json(body)) = body else {
-        return problem(StatusCode::BAD_REQUEST, "expected JSON {user, id, text} or {user, id, choice, label}");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "expected JSON {user, id, text} or {user, id, choice, label}",
+        );
     };
     if !valid_id(&body.user) || !valid_id(&body.id) {
-        return problem(StatusCode::BAD_REQUEST, "user and id must be 1-64 letters, digits, '-' or '_'");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "user and id must be 1-64 letters, digits, '-' or '_'",
+        );
     }
     let message = match (body.text, body.choice) {
         (Some(text), None) if text.chars().count() > MAX_TEXT_CHARS => {
@@ -73,13 +82,25 @@ async fn send(State(state): State<AppState>, body: Result<Json<SendBody>, axum::
             id,
             label: body.label.unwrap_or_default(),
         },
-        _ => return problem(StatusCode::BAD_REQUEST, "send exactly one of text or choice"),
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "send exactly one of text or choice",
+            );
+        }
     };
     let conversations = &state.conversations;
-    match conversations.receive(CHANNEL, &body.id, &body.user, &message).await {
+    match conversations
+        .receive(CHANNEL, &body.id, &body.user, &message)
+        .await
+    {
         Ok(_) => {
             conversations.kick(CHANNEL, &body.user);
-            (StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": true }))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "accepted": true })),
+            )
+                .into_response()
         }
         Err(err) => {
             tracing::error!(error = %err, "web chat message not stored");
@@ -154,17 +175,24 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
     let mut changed = conversations.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait.min(MAX_WAIT_SECS));
     let outbox = loop {
-        let rows = store.outbox_after(CHANNEL, &query.user, query.after, 200).await?;
+        let rows = store
+            .outbox_after(CHANNEL, &query.user, query.after, 200)
+            .await?;
         if !rows.is_empty() || query.after == 0 {
             break rows;
         }
-        if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, changed.changed())
+            .await
+            .is_err()
+        {
             break rows;
         }
     };
     let cursor = outbox.last().map_or(query.after, |m| m.id);
     if let Some(last) = outbox.last() {
-        store.mark_sent_up_to(CHANNEL, &query.user, last.id, conversations.clock().now()).await?;
+        store
+            .mark_sent_up_to(CHANNEL, &query.user, last.id, conversations.clock().now())
+            .await?;
     }
     let mut messages: Vec<(i64, u8, ChatMessage)> = outbox
         .iter()
@@ -189,7 +217,9 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
         .collect();
     if query.after == 0 {
         for event in store.inbound_history(CHANNEL, &query.user).await? {
-            let Ok(message) = serde_json::from_str::<InboundMessage>(&event.payload) else { continue };
+            let Ok(message) = serde_json::from_str::<InboundMessage>(&event.payload) else {
+                continue;
+            };
             let text = match &message {
                 InboundMessage::Choice { label, .. } if !label.is_empty() => label.clone(),
                 other => other.transcript_text(),
@@ -218,5 +248,8 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
 }
 
 fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

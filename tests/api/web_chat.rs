@@ -12,7 +12,9 @@ use crate::support::{TestApp, WebTeacher, fixture_content, new_id, shipped_conte
 /// Onboards a teacher through the fixture content, tapping the language `lang`.
 async fn onboard_fixture(teacher: &mut WebTeacher<'_>, lang: &str) {
     teacher.says("/start").await;
-    teacher.expect_reply_containing("Choose your language").await;
+    teacher
+        .expect_reply_containing("Choose your language")
+        .await;
     teacher.taps(lang).await;
     let (name_q, grades_q, consent_q, menu) = match lang {
         "ur" => ("آپ کا نام", "جماعتیں", "متفق", "مین مینو"),
@@ -216,17 +218,37 @@ async fn onboard_shipped(teacher: &mut WebTeacher<'_>, lang: &str) {
     teacher.says("/start").await;
     teacher.expect_reply_containing("Which language").await;
     teacher.taps(lang).await;
-    teacher.expect_reply_containing(if urdu { "آپ کا نام" } else { "What is your name" }).await;
+    teacher
+        .expect_reply_containing(if urdu {
+            "آپ کا نام"
+        } else {
+            "What is your name"
+        })
+        .await;
     teacher.says("Nasreen Akhtar").await;
-    teacher.expect_reply_containing(if urdu { "ذمہ داری" } else { "role" }).await;
+    teacher
+        .expect_reply_containing(if urdu { "ذمہ داری" } else { "role" })
+        .await;
     teacher.taps("teacher").await;
-    teacher.expect_reply_containing(if urdu { "ضلع" } else { "district" }).await;
+    teacher
+        .expect_reply_containing(if urdu { "ضلع" } else { "district" })
+        .await;
     teacher.says("Kasur").await;
-    teacher.expect_reply_containing(if urdu { "اسکول کا نام" } else { "name of your school" }).await;
+    teacher
+        .expect_reply_containing(if urdu {
+            "اسکول کا نام"
+        } else {
+            "name of your school"
+        })
+        .await;
     teacher.says("GGPS Chak 12").await;
-    teacher.expect_reply_containing(if urdu { "جماعتیں" } else { "grades" }).await;
+    teacher
+        .expect_reply_containing(if urdu { "جماعتیں" } else { "grades" })
+        .await;
     teacher.says("3, 4").await;
-    teacher.expect_reply_containing(if urdu { "مضامین" } else { "subjects" }).await;
+    teacher
+        .expect_reply_containing(if urdu { "مضامین" } else { "subjects" })
+        .await;
     teacher.taps("maths").await;
     teacher.expect_reply_containing("🔒").await;
     teacher.taps("agree").await;
@@ -236,27 +258,37 @@ async fn onboard_shipped(teacher: &mut WebTeacher<'_>, lang: &str) {
 /// Taps Next through every part, the task and the reflection, then answers every quiz question
 /// correctly (reading the right option from the shipped content) until the certificate.
 async fn complete_lesson_and_quiz(teacher: &mut WebTeacher<'_>, module: &str) {
-    let content = baithak::content::load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("shipped content loads");
+    let content = baithak::content::load(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("shipped content loads");
     let dialogues = &content.dialogues;
     let Some(Node::Lesson { parts, .. }) = dialogues.node(&NodeRef::new(module, "lesson")) else {
         panic!("{module} has a lesson node");
     };
     for part in 1..parts.len() {
         teacher.taps(&format!("next.{part}")).await;
-        teacher.expect_reply_containing(&format!("{}", part + 1)).await;
+        teacher
+            .expect_reply_containing(&format!("{}", part + 1))
+            .await;
     }
     teacher.taps(&format!("next.{}", parts.len())).await;
     teacher.expect_reply_containing("✏️").await;
     teacher.taps("next.task").await;
     teacher.expect_reply_containing("💭").await;
-    teacher.says("I tried guess my number with 70 children; they were excited.").await;
+    teacher
+        .says("I tried guess my number with 70 children; they were excited.")
+        .await;
     let mut node = "q1".to_string();
     loop {
         teacher.expect_reply_containing("❓").await;
-        let Some(Node::Quiz { options, next, .. }) = dialogues.node(&NodeRef::new(module, &node)) else {
+        let Some(Node::Quiz { options, next, .. }) = dialogues.node(&NodeRef::new(module, &node))
+        else {
             panic!("{module}/{node} is a quiz");
         };
-        let right = options.iter().position(|o| o.correct).expect("a correct option") + 1;
+        let right = options
+            .iter()
+            .position(|o| o.correct)
+            .expect("a correct option")
+            + 1;
         teacher.taps(&format!("{node}.{right}")).await;
         teacher.expect_reply_containing("✅").await;
         if next.node == "result" {
