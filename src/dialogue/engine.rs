@@ -95,6 +95,10 @@ pub struct ModuleProgress {
     /// The certificate code, once issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// The last finished attempt, `(score, max)`, for texts shown after it (a re-prompt of
+    /// the "try again" menu still says the score).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_score: Option<(u32, u32)>,
 }
 
 /// A quiz attempt in progress.
@@ -201,6 +205,7 @@ pub fn step(dialogues: &Dialogues, state: &State, input: &Input, now: DateTime<U
         effects: Vec::new(),
         now,
         vars: BTreeMap::new(),
+        here: None,
     };
     m.handle(input);
     Step {
@@ -216,6 +221,8 @@ struct Machine<'d> {
     now: DateTime<Utc>,
     /// Placeholder values set during this step (`{score}`, `{code}`, …).
     vars: BTreeMap<&'static str, String>,
+    /// The node being shown, for placeholders that depend on it.
+    here: Option<NodeRef>,
 }
 
 impl Machine<'_> {
@@ -317,6 +324,7 @@ impl Machine<'_> {
         } else {
             self.vars.remove("module");
         }
+        self.here = Some(at.clone());
         match node {
             Node::Message { text, next } => {
                 self.say(text, Vec::new());
@@ -452,6 +460,7 @@ impl Machine<'_> {
         self.set_score_vars(&run, pass_mark);
         let progress = self.s.modules.entry(at.tree.clone()).or_default();
         progress.attempts += 1;
+        progress.last_score = Some((run.score, run.max));
         progress.best_percent = Some(progress.best_percent.map_or(percent, |b| b.max(percent)));
         progress.passed |= passed;
         self.effects.push(Effect::QuizFinished {
@@ -894,11 +903,14 @@ impl Machine<'_> {
     }
 
     fn say_raw(&mut self, text: String, choices: Vec<Button>) {
-        self.effects.push(Effect::Say(Reply {
-            text,
-            choices,
-            lang: self.s.lang,
-        }));
+        // A text that fell back to English is marked English, so channels lay it out left to
+        // right even for an Urdu reader.
+        let lang = match self.s.lang {
+            Lang::Ur if !text.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)) => Lang::En,
+            Lang::Bn if !text.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)) => Lang::En,
+            lang => lang,
+        };
+        self.effects.push(Effect::Say(Reply { text, choices, lang }));
     }
 
     fn system(&self, key: &str) -> String {
@@ -958,7 +970,23 @@ impl Machine<'_> {
                 .and_then(|t| self.d.module(t))
                 .map(|m| m.title.get(self.s.lang).to_string());
         }
+        if let Some(value) = self.last_score_var(key) {
+            return Some(value);
+        }
         self.s.profile.get(key).cloned()
+    }
+
+    /// `{score}`, `{max}`, `{percent}` and `{pass_mark}` of the current module's last attempt.
+    fn last_score_var(&self, key: &str) -> Option<String> {
+        let tree = &self.here.as_ref()?.tree;
+        let (score, max) = self.s.modules.get(tree)?.last_score?;
+        match key {
+            "score" => Some(score.to_string()),
+            "max" => Some(max.to_string()),
+            "percent" => Some((score * 100).checked_div(max).unwrap_or(0).to_string()),
+            "pass_mark" => self.d.module(tree).map(|m| m.pass_mark.to_string()),
+            _ => None,
+        }
     }
 }
 

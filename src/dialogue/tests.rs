@@ -1173,6 +1173,10 @@ fn failing_the_quiz_offers_a_retry_and_passing_again_keeps_the_first_code() {
         (Some(0), 1, false)
     );
 
+    // Something unexpected at the "try again" menu: the re-prompt still shows the score.
+    let said = teacher.play(&[t("🙂")]);
+    assert_eq!(said.last().map(String::as_str), Some("Not passed (0/2)."));
+
     // Retry: the quiz starts again from the first question, with a fresh score.
     let said = teacher.play(&[tap("failed.retry")]);
     assert_eq!(
@@ -1567,6 +1571,7 @@ fn waiting_states() -> Vec<State> {
             attempts: 1,
             passed: true,
             certificate: Some("ABCD-EFGH".into()),
+            last_score: Some((1, 2)),
         },
     );
     busy.quiz = Some(super::engine::QuizRun {
