@@ -68,6 +68,8 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
 pub struct ContentHandle {
     root: PathBuf,
     current: Arc<RwLock<Arc<Content>>>,
+    /// Counts reload attempts: `(installed, refused)`.
+    reloads: tokio::sync::watch::Sender<(u64, u64)>,
 }
 
 impl ContentHandle {
@@ -77,6 +79,7 @@ impl ContentHandle {
         ContentHandle {
             root,
             current: Arc::new(RwLock::new(Arc::new(content))),
+            reloads: tokio::sync::watch::channel((0, 0)).0,
         }
     }
 
@@ -95,12 +98,25 @@ impl ContentHandle {
     ///
     /// The diagnostics of the broken content, which was not installed.
     pub fn reload(&self) -> Result<(), Vec<Diagnostic>> {
-        let fresh = load(&self.root)?;
+        let fresh = match load(&self.root) {
+            Ok(fresh) => fresh,
+            Err(diagnostics) => {
+                self.reloads.send_modify(|(_, refused)| *refused += 1);
+                return Err(diagnostics);
+            }
+        };
         match self.current.write() {
             Ok(mut guard) => *guard = Arc::new(fresh),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
         }
+        self.reloads.send_modify(|(installed, _)| *installed += 1);
         Ok(())
+    }
+
+    /// Changes after every reload attempt: `(installed, refused)` so far.
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<(u64, u64)> {
+        self.reloads.subscribe()
     }
 
     /// The content root.
@@ -108,6 +124,44 @@ impl ContentHandle {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Watches the content root and reloads when a file changes, until the task is dropped.
+    /// Broken content is reported in the log and the last good content stays in use.
+    pub async fn watch(self, every: std::time::Duration) {
+        let mut seen = fingerprint(&self.root);
+        loop {
+            tokio::time::sleep(every).await;
+            let now = fingerprint(&self.root);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match self.reload() {
+                Ok(()) => tracing::info!("content reloaded"),
+                Err(diagnostics) => {
+                    for d in diagnostics.iter().filter(|d| d.is_error()) {
+                        tracing::error!(problem = %d, "content not reloaded; keeping the last good version");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Paths, sizes and modification times of every content file: changes when any file does.
+fn fingerprint(root: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut ignored = Vec::new();
+    let mut files = yaml_files(&root.join("dialogues"), &mut ignored);
+    files.push(root.join("knowledge-base").join("topics.yaml"));
+    files
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            let modified = meta.and_then(|m| m.modified().ok());
+            (path, len, modified)
+        })
+        .collect()
 }
 
 fn load_topics(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> HashSet<String> {

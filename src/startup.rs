@@ -16,6 +16,8 @@ use crate::web::{self, AppState};
 
 /// How often pending inbox events are swept up (after a restart, or if a kick was lost).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often the content root is checked for edits.
+const CONTENT_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// A built application, bound to its port, not yet serving.
 pub struct Application {
@@ -71,6 +73,12 @@ impl Application {
                 tokio::time::sleep(SWEEP_EVERY).await;
             }
         });
+        let watcher = tokio::spawn(
+            self.conversations
+                .content()
+                .clone()
+                .watch(CONTENT_CHECK_EVERY),
+        );
         let app = web::router(AppState {
             conversations: self.conversations.clone(),
         });
@@ -78,6 +86,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        watcher.abort();
         self.conversations.store().close().await;
         result.context("server failed")
     }

@@ -910,7 +910,11 @@ impl Machine<'_> {
             Lang::Bn if !text.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)) => Lang::En,
             lang => lang,
         };
-        self.effects.push(Effect::Say(Reply { text, choices, lang }));
+        self.effects.push(Effect::Say(Reply {
+            text,
+            choices,
+            lang,
+        }));
     }
 
     fn system(&self, key: &str) -> String {

@@ -298,3 +298,57 @@ async fn complete_lesson_and_quiz(teacher: &mut WebTeacher<'_>, module: &str) {
     }
     teacher.expect_reply_containing("🎉").await;
 }
+
+both_backends! {
+    async fn edited_content_is_picked_up_without_a_restart_and_broken_edits_are_refused(backend: Backend) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&fixture_content(), dir.path());
+        let Some(app) = TestApp::spawn(backend, dir.path().to_path_buf()).await else { return };
+        let mut reloads = app.conversations.content().subscribe();
+        let onboarding = dir.path().join("dialogues/onboarding.yaml");
+        let original = std::fs::read_to_string(&onboarding).expect("read");
+        let mut teacher = app.web_teacher("editor");
+        teacher.says("/start").await;
+        teacher.expect_reply_containing("Choose your language").await;
+
+        replace_file(&onboarding, &original.replace("Choose your language", "Pick a language"));
+        let (installed, _) = wait_for_reload(&mut reloads).await;
+        teacher.says("/start").await;
+        teacher.expect_reply_containing("Pick a language").await;
+        replace_file(&onboarding, &original.replace("goto: ask_name", "goto: nowhere"));
+        let (after_broken, refused) = wait_for_reload(&mut reloads).await;
+        teacher.says("/start").await;
+
+        teacher.expect_reply_containing("Pick a language").await;
+        assert_eq!((installed, after_broken, refused), (1, 1, 1));
+        app.stop().await;
+    }
+}
+
+async fn wait_for_reload(reloads: &mut tokio::sync::watch::Receiver<(u64, u64)>) -> (u64, u64) {
+    tokio::time::timeout(std::time::Duration::from_secs(20), reloads.changed())
+        .await
+        .expect("the content watcher noticed the edit")
+        .expect("watcher alive");
+    *reloads.borrow_and_update()
+}
+
+/// Replaces a file atomically, as an editor or `git pull` does, so the watcher never reads half.
+fn replace_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
