@@ -27,11 +27,20 @@ pub async fn run(
     messages: usize,
     postgres: Option<&str>,
 ) -> anyhow::Result<()> {
+    let loading = Instant::now();
     let content = crate::content::load(&settings.content_dir)
         .map_err(|d| anyhow::anyhow!("content has {} problems; run `baithak check`", d.len()))?;
+    let load_secs = loading.elapsed().as_secs_f64();
     println!("Baithak benchmark · {teachers} teachers · {messages} messages each (end to end)\n");
     println!("| what | events | seconds | per second | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|");
+    let files = content.dialogues.trees.len() + 2;
+    row(
+        "load and validate all content (start-up)",
+        files,
+        load_secs,
+        None,
+    );
 
     let started = Instant::now();
     let mut steps = 0usize;
@@ -82,16 +91,21 @@ async fn end_to_end(
     let bench_settings = Settings {
         database_url: url.to_string(),
         max_connections: if url.starts_with("sqlite") { 4 } else { 16 },
+        concurrency: if url.starts_with("sqlite") { 8 } else { 32 },
         ..settings.clone()
     };
     let conversations = crate::startup::open(&bench_settings, Clock::System).await?;
     let run_id = format!("{:08x}", rand::random::<u32>());
     let started = Instant::now();
+    // Like the server's worker pool: a bounded number of conversations in the database at once,
+    // the rest queue (their waiting counts in their latency).
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(bench_settings.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..teachers {
         let conversations = conversations.clone();
+        let permits = std::sync::Arc::clone(&permits);
         let user = format!("bench-{run_id}-{t}");
-        tasks.spawn(async move { teacher(&conversations, &user, messages).await });
+        tasks.spawn(async move { teacher(&conversations, &permits, &user, messages).await });
     }
     let mut latencies = Vec::with_capacity(teachers * messages);
     while let Some(done) = tasks.join_next().await {
@@ -106,6 +120,7 @@ async fn end_to_end(
 /// One teacher: send, wait for the reply, answer it; returns each round trip's latency.
 async fn teacher(
     conversations: &Conversations,
+    permits: &tokio::sync::Semaphore,
     user: &str,
     messages: usize,
 ) -> anyhow::Result<Vec<Duration>> {
@@ -118,6 +133,7 @@ async fn teacher(
     let mut latencies = Vec::with_capacity(messages);
     for i in 0..messages {
         let sent = Instant::now();
+        let permit = permits.acquire().await?;
         conversations
             .receive(CHANNEL, &format!("{user}-{i}"), user, &input)
             .await?;
@@ -131,6 +147,7 @@ async fn teacher(
                 .mark_sent_up_to(CHANNEL, user, last.id, Utc::now())
                 .await?;
         }
+        drop(permit);
         latencies.push(sent.elapsed());
         let button = replies.iter().rev().find_map(|r| {
             let out: OutboundMessage = serde_json::from_str(&r.payload).ok()?;

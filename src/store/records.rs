@@ -191,6 +191,24 @@ impl OutboxMessage {
     }
 }
 
+/// `{prefix}($1, …, $n), ($n+1, …), …` for `rows` rows of `columns` placeholders. Only
+/// placeholders are generated; values are always bound.
+#[must_use]
+pub fn multi_row_insert(prefix: &str, columns: usize, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(prefix.len() + rows * columns * 5);
+    sql.push_str(prefix);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..columns {
+            let sep = if col == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", row * columns + col + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Writes a [`Commit`] inside an open transaction `$tx` (of either backend); returns
 /// `Err(StoreError::Conflict)` from the enclosing function when the version moved.
 macro_rules! write_commit {
@@ -232,15 +250,19 @@ macro_rules! write_commit {
                 .execute(&mut *$tx)
                 .await?;
         }
-        for t in &c.transcript {
-            sqlx::query("INSERT INTO transcript (teacher_id, at, direction, node, body) VALUES ($1, $2, $3, $4, $5)")
-                .bind(c.teacher_id)
-                .bind(now)
-                .bind(t.direction)
-                .bind(&t.node)
-                .bind(&t.body)
-                .execute(&mut *$tx)
-                .await?;
+        if !c.transcript.is_empty() {
+            // One statement for all lines: each statement is a round trip, and a step
+            // typically writes three to five lines.
+            let sql = $crate::store::records::multi_row_insert(
+                "INSERT INTO transcript (teacher_id, at, direction, node, body) VALUES ",
+                5,
+                c.transcript.len(),
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for t in &c.transcript {
+                query = query.bind(c.teacher_id).bind(now).bind(t.direction).bind(&t.node).bind(&t.body);
+            }
+            query.execute(&mut *$tx).await?;
         }
         for l in &c.lessons {
             sqlx::query(
@@ -310,17 +332,17 @@ macro_rules! write_commit {
             .execute(&mut *$tx)
             .await?;
         }
-        for o in &c.outbox {
-            sqlx::query(
-                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(c.teacher_id)
-            .bind(&o.channel)
-            .bind(&o.channel_user)
-            .bind(&o.payload)
-            .bind(now)
-            .execute(&mut *$tx)
-            .await?;
+        if !c.outbox.is_empty() {
+            let sql = $crate::store::records::multi_row_insert(
+                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES ",
+                5,
+                c.outbox.len(),
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for o in &c.outbox {
+                query = query.bind(c.teacher_id).bind(&o.channel).bind(&o.channel_user).bind(&o.payload).bind(now);
+            }
+            query.execute(&mut *$tx).await?;
         }
     }};
 }
