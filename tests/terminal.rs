@@ -159,3 +159,132 @@ fn an_unreachable_database_fails_with_a_clear_message() {
         "{stderr}"
     );
 }
+
+/// The piped input that takes a new teacher through onboarding, the whole "Maths can be fun"
+/// module and its quiz (answered right, reading the answers from the shipped content), then
+/// "My progress".
+fn whole_module_script(lang: &str) -> String {
+    use baithak::dialogue::{Node, NodeRef};
+
+    let content =
+        baithak::content::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("content");
+    let d = &content.dialogues;
+    let module = "foundational-numeracy";
+    let Some(Node::Lesson { parts, .. }) = d.node(&NodeRef::new(module, "lesson")) else {
+        panic!("lesson node");
+    };
+    let language = if lang == "ur" { "2" } else { "1" };
+    let mut lines = vec![
+        language,
+        "Amina Bibi",
+        "1",
+        "Kasur",
+        "GGPS Chak 12",
+        "3, 4",
+        "2",
+        "1",
+        "lessons",
+        "4",
+        "1",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    lines.extend(std::iter::repeat_n("next".to_string(), parts.len() + 1));
+    lines.push("The children loved the number line hopscotch.".into());
+    let mut node = "q1".to_string();
+    loop {
+        let Some(Node::Quiz { options, next, .. }) = d.node(&NodeRef::new(module, &node)) else {
+            panic!("quiz node {node}");
+        };
+        lines.push(
+            (options
+                .iter()
+                .position(|o| o.correct)
+                .expect("correct option")
+                + 1)
+            .to_string(),
+        );
+        if next.node == "result" {
+            break;
+        }
+        node = next.node.clone();
+    }
+    lines.push(if lang == "ur" {
+        "مینو".into()
+    } else {
+        "menu".into()
+    });
+    lines.push("2".into());
+    lines.join("\n") + "\n"
+}
+
+fn chat_shipped(db: &TestDatabase, user: &str, input: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baithak"))
+        .args([
+            "chat",
+            "--user",
+            user,
+            "--content",
+            env!("CARGO_MANIFEST_DIR"),
+        ])
+        .args(["--database-url", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baithak chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write input");
+    let output = child.wait_with_output().expect("ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn whole_module_in_the_terminal(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    for (user, lang, passed, progress, certificate) in [
+        (
+            "t-en",
+            "en",
+            "🎉 Well done",
+            "📊 *My progress*",
+            "Certificate: *",
+        ),
+        ("t-ur", "ur", "🎉", "📊 *میری پیش رفت*", "سرٹیفکیٹ: *"),
+    ] {
+        let out = chat_shipped(&db, user, &whole_module_script(lang));
+
+        assert!(
+            !out.contains("Sorry, I did not understand"),
+            "{lang}: every input was understood:\n{out}"
+        );
+        assert!(out.contains(passed), "{lang}: passed:\n{out}");
+        let shown = out
+            .split(progress)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{lang}: progress shown:\n{out}"));
+        assert!(shown.contains("100%"), "{lang}: {shown}");
+        assert!(shown.contains(certificate), "{lang}: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_teacher_completes_a_module_in_the_terminal_sqlite() {
+    whole_module_in_the_terminal(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_teacher_completes_a_module_in_the_terminal_postgres() {
+    whole_module_in_the_terminal(Backend::Postgres).await;
+}
