@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use database::{Backend, TestDatabase};
+use database::{Backend, TestDatabase, copy_dir};
 use serde_json::{Value, json};
 
 struct Server {
@@ -192,17 +192,4 @@ fn serve_refuses_to_start_on_broken_content_with_file_line_column() {
         stderr.contains("`nowhere` refers to node `nowhere`, which tree `main` does not have"),
         "{stderr}"
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

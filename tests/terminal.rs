@@ -9,15 +9,10 @@ use std::process::{Command, Stdio};
 
 use database::{Backend, TestDatabase};
 
-fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
+/// Runs `baithak chat` on `content` with `input` piped in; returns what it printed.
+fn chat_in(content: &str, db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baithak"))
-        .args([
-            "chat",
-            "--user",
-            user,
-            "--content",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
-        ])
+        .args(["chat", "--user", user, "--content", content])
         .args(["--database-url", &db.url])
         .args(extra)
         .stdin(Stdio::piped())
@@ -41,6 +36,16 @@ fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+fn chat(db: &TestDatabase, user: &str, extra: &[&str], input: &str) -> String {
+    chat_in(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+        db,
+        user,
+        extra,
+        input,
+    )
 }
 
 async fn run_in_english_then_resume(backend: Backend) {
@@ -219,36 +224,6 @@ fn whole_module_script(lang: &str) -> String {
     lines.join("\n") + "\n"
 }
 
-fn chat_shipped(db: &TestDatabase, user: &str, input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baithak"))
-        .args([
-            "chat",
-            "--user",
-            user,
-            "--content",
-            env!("CARGO_MANIFEST_DIR"),
-        ])
-        .args(["--database-url", &db.url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("baithak chat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write input");
-    let output = child.wait_with_output().expect("ends");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 async fn whole_module_in_the_terminal(backend: Backend) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
@@ -263,7 +238,13 @@ async fn whole_module_in_the_terminal(backend: Backend) {
         ),
         ("t-ur", "ur", "🎉", "📊 *میری پیش رفت*", "سرٹیفکیٹ: *"),
     ] {
-        let out = chat_shipped(&db, user, &whole_module_script(lang));
+        let out = chat_in(
+            env!("CARGO_MANIFEST_DIR"),
+            &db,
+            user,
+            &[],
+            &whole_module_script(lang),
+        );
 
         assert!(
             !out.contains("Sorry, I did not understand"),

@@ -7,6 +7,7 @@ use baithak::dialogue::{Node, NodeRef};
 use serde_json::json;
 
 use crate::both_backends;
+use crate::support::database::copy_dir;
 use crate::support::{TestApp, WebTeacher, fixture_content, new_id, shipped_content};
 
 /// Onboards a teacher through the fixture content, tapping the language `lang`.
@@ -338,17 +339,4 @@ fn replace_file(path: &Path, text: &str) {
     let tmp = path.with_extension("yaml.tmp");
     std::fs::write(&tmp, text).expect("write");
     std::fs::rename(&tmp, path).expect("rename");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

@@ -111,6 +111,21 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
+/// Copies a folder tree (content fixtures into a temp dir a test may edit).
+#[allow(dead_code)] // this file is shared by several test binaries; not every one copies
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
 /// Declares a test once and runs it on both backends as `NAME_sqlite` and `NAME_postgres`.
 #[macro_export]
 macro_rules! both_backends {
