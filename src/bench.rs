@@ -5,7 +5,10 @@
 //! reply, or types `3` when there is none (a valid answer to every question the content asks),
 //! so it walks onboarding, menus, lessons and quizzes.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -13,7 +16,7 @@ use chrono::Utc;
 use crate::channel::{InboundMessage, OutboundMessage};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::conversation::{Conversations, NewTeacher};
+use crate::conversation::Conversations;
 use crate::dialogue::{self, Effect, Input, State};
 
 /// Runs every benchmark and prints the table.
@@ -91,21 +94,33 @@ async fn end_to_end(
     let bench_settings = Settings {
         database_url: url.to_string(),
         max_connections: if url.starts_with("sqlite") { 4 } else { 16 },
-        concurrency: if url.starts_with("sqlite") { 8 } else { 32 },
         ..settings.clone()
     };
     let conversations = crate::startup::open(&bench_settings, Clock::System).await?;
     let run_id = format!("{:08x}", rand::random::<u32>());
-    let started = Instant::now();
-    // Like the server's worker pool: a bounded number of conversations in the database at once,
-    // the rest queue (their waiting counts in their latency).
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(bench_settings.concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(conversations.clone().run_worker(
+        Duration::from_millis(500),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    let mut inboxes = HashMap::new();
+    let mut receivers = Vec::with_capacity(teachers);
     for t in 0..teachers {
-        let conversations = conversations.clone();
-        let permits = std::sync::Arc::clone(&permits);
         let user = format!("bench-{run_id}-{t}");
-        tasks.spawn(async move { teacher(&conversations, &permits, &user, messages).await });
+        let (tx, rx) = mpsc::unbounded_channel();
+        inboxes.insert(user.clone(), tx);
+        receivers.push((user, rx));
+    }
+    let (dispatch_stop, dispatch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = tokio::spawn(dispatch(conversations.clone(), inboxes, dispatch_stopped));
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (user, replies) in receivers {
+        let conversations = conversations.clone();
+        tasks.spawn(async move { teacher(&conversations, &user, replies, messages).await });
     }
     let mut latencies = Vec::with_capacity(teachers * messages);
     while let Some(done) = tasks.join_next().await {
@@ -113,44 +128,82 @@ async fn end_to_end(
     }
     let secs = started.elapsed().as_secs_f64();
     row(label, latencies.len(), secs, Some(&mut latencies));
+    let _ = stop_tx.send(());
+    let _ = dispatch_stop.send(());
+    let _ = worker.await;
+    let _ = dispatcher.await;
     conversations.store().close().await;
     Ok(())
 }
 
+/// The simulated channel: takes pending outbox rows in order, hands each teacher its replies
+/// and marks them sent, like a platform dispatcher with no rate limit.
+async fn dispatch(
+    conversations: Conversations,
+    inboxes: HashMap<String, mpsc::UnboundedSender<Vec<String>>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let store = conversations.store();
+    let mut committed = conversations.subscribe();
+    loop {
+        let pending = match store.pending_outbox(CHANNEL, 2_000).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::error!(error = %err, "bench dispatcher read failed");
+                Vec::new()
+            }
+        };
+        if pending.is_empty() {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = committed.changed() => continue,
+            }
+        }
+        let ids: Vec<i64> = pending.iter().map(|m| m.id).collect();
+        let mut by_user: HashMap<&str, Vec<String>> = HashMap::new();
+        for m in &pending {
+            by_user
+                .entry(m.channel_user.as_str())
+                .or_default()
+                .push(m.payload.clone());
+        }
+        if let Err(err) = store.mark_sent(&ids, Utc::now()).await {
+            tracing::error!(error = %err, "bench dispatcher mark failed");
+        }
+        for (user, payloads) in by_user {
+            if let Some(tx) = inboxes.get(user) {
+                let _ = tx.send(payloads);
+            }
+        }
+    }
+}
+
+/// The channel name of the simulated teachers.
+const CHANNEL: &str = "bench";
+
 /// One teacher: send, wait for the reply, answer it; returns each round trip's latency.
 async fn teacher(
     conversations: &Conversations,
-    permits: &tokio::sync::Semaphore,
     user: &str,
+    mut replies: mpsc::UnboundedReceiver<Vec<String>>,
     messages: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    const CHANNEL: &str = "bench";
-    let store = conversations.store();
-    let mut cursor = 0;
     let mut input = InboundMessage::Text {
         text: "/start".into(),
     };
     let mut latencies = Vec::with_capacity(messages);
     for i in 0..messages {
         let sent = Instant::now();
-        let permit = permits.acquire().await?;
         conversations
             .receive(CHANNEL, &format!("{user}-{i}"), user, &input)
             .await?;
-        conversations
-            .process_pending(CHANNEL, user, NewTeacher::default())
-            .await?;
-        let replies = store.outbox_after(CHANNEL, user, cursor, 100).await?;
-        if let Some(last) = replies.last() {
-            cursor = last.id;
-            store
-                .mark_sent_up_to(CHANNEL, user, last.id, Utc::now())
-                .await?;
-        }
-        drop(permit);
+        conversations.kick();
+        let Some(payloads) = replies.recv().await else {
+            anyhow::bail!("the dispatcher stopped");
+        };
         latencies.push(sent.elapsed());
-        let button = replies.iter().rev().find_map(|r| {
-            let out: OutboundMessage = serde_json::from_str(&r.payload).ok()?;
+        let button = payloads.iter().rev().find_map(|p| {
+            let out: OutboundMessage = serde_json::from_str(p).ok()?;
             out.reply.choices.first().map(|b| b.id.clone())
         });
         input = match button {

@@ -112,7 +112,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         database_url: cli.database_url,
         max_connections: cli.db_connections,
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        concurrency: 64,
     };
     match command {
         Command::Serve { listen } => {

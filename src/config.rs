@@ -16,8 +16,6 @@ pub struct Settings {
     pub max_connections: u32,
     /// Where `serve` listens.
     pub listen: SocketAddr,
-    /// How many conversations are processed at once.
-    pub concurrency: usize,
 }
 
 impl fmt::Debug for Settings {
@@ -27,7 +25,6 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("listen", &self.listen)
-            .field("concurrency", &self.concurrency)
             .finish()
     }
 }

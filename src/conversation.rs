@@ -7,11 +7,12 @@
 //! conversation is only ever processed by one task at a time ([`Conversations::kick`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Semaphore, watch};
-use tracing::{debug, info, warn};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tracing::{debug, warn};
 
 use crate::channel::{InboundMessage, OutboundMessage};
 use crate::clock::Clock;
@@ -19,10 +20,12 @@ use crate::content::ContentHandle;
 use crate::dialogue::{self, Effect, Input, State};
 use crate::language::Lang;
 use crate::store::{
-    Attempt, Commit, InboxEvent, LessonRecord, NewInbound, OutboundRecord, QuizAnswerRecord, Store,
-    StoreError, TranscriptEntry,
+    Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
+    QuizAnswerRecord, Store, StoreError, TranscriptEntry,
 };
 
+/// Events taken per batch: enough to make the transaction's fixed costs small per event.
+pub const BATCH: i64 = 256;
 /// How often a step is retried when another writer changed the conversation first.
 const CONFLICT_RETRIES: usize = 8;
 /// After this many failed attempts an event is set aside (status `skipped`, logged) so that one
@@ -40,10 +43,10 @@ struct Inner {
     store: Store,
     content: ContentHandle,
     clock: Clock,
-    /// Conversations being processed, with a "more arrived meanwhile" flag.
-    in_flight: Mutex<HashMap<(String, String), bool>>,
-    /// Bounds how many conversations are processed at once.
-    permits: Semaphore,
+    /// Wakes the worker when events arrive.
+    wake: Notify,
+    /// Queue of the task that stores inbound events, many per statement.
+    inbox_writer: mpsc::UnboundedSender<PendingInbound>,
     /// Bumped after every commit, so long-polling readers wake up.
     committed: watch::Sender<u64>,
 }
@@ -58,20 +61,17 @@ pub struct NewTeacher {
 impl Conversations {
     /// Builds the service over a store and content.
     #[must_use]
-    pub fn new(
-        store: Store,
-        content: ContentHandle,
-        clock: Clock,
-        concurrency: usize,
-    ) -> Conversations {
+    pub fn new(store: Store, content: ContentHandle, clock: Clock) -> Conversations {
         let (committed, _) = watch::channel(0);
+        let (inbox_writer, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_inbox(store.clone(), queue));
         Conversations {
             inner: Arc::new(Inner {
                 store,
                 content,
                 clock,
-                in_flight: Mutex::new(HashMap::new()),
-                permits: Semaphore::new(concurrency.max(1)),
+                wake: Notify::new(),
+                inbox_writer,
                 committed,
             }),
         }
@@ -114,93 +114,72 @@ impl Conversations {
         message: &InboundMessage,
     ) -> Result<bool, StoreError> {
         let payload = serde_json::to_string(&message.sanitized()).unwrap_or_default();
-        let stored = self
-            .inner
-            .store
-            .record_inbound(&NewInbound {
-                channel,
-                external_id,
-                channel_user,
-                payload: &payload,
-                received_at: self.inner.clock.now(),
-            })
-            .await?;
-        if stored.is_none() {
+        let (reply, stored) = oneshot::channel();
+        let request = PendingInbound {
+            channel: channel.to_string(),
+            external_id: external_id.to_string(),
+            channel_user: channel_user.to_string(),
+            payload,
+            received_at: self.inner.clock.now(),
+            reply,
+        };
+        if self.inner.inbox_writer.send(request).is_err() {
+            return Err(StoreError::Unavailable);
+        }
+        let stored = stored.await.map_err(|_| StoreError::Unavailable)??;
+        if !stored {
             debug!(channel, "duplicate inbound event ignored");
         }
-        Ok(stored.is_some())
+        Ok(stored)
     }
 
-    /// Makes sure the pending events of one conversation get processed, in order, by exactly one
-    /// task. Returns at once; the work happens in the background.
-    pub fn kick(&self, channel: &str, channel_user: &str) {
-        let key = (channel.to_string(), channel_user.to_string());
-        {
-            let mut in_flight = self
-                .inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(more) = in_flight.get_mut(&key) {
-                *more = true;
-                return;
-            }
-            in_flight.insert(key.clone(), false);
-        }
-        let this = self.clone();
-        tokio::spawn(async move { this.drain(key).await });
+    /// Wakes the worker: new events are waiting. Returns at once.
+    pub fn kick(&self) {
+        self.inner.wake.notify_one();
     }
 
-    async fn drain(&self, key: (String, String)) {
+    /// The worker loop of `serve`: processes pending events in batches until `shutdown`,
+    /// sleeping until kicked (or for `idle` at most, which also picks up events left pending
+    /// by a crash or a failure).
+    pub async fn run_worker(self, idle: std::time::Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
         loop {
-            {
-                let _permit = self.inner.permits.acquire().await;
-                if let Err(err) = self
-                    .process_pending(&key.0, &key.1, NewTeacher::default())
-                    .await
-                {
-                    warn!(channel = %key.0, error = %err, "processing failed; will retry on the next sweep");
+            let processed = match self.process_batch(BATCH).await {
+                Ok(n) => n,
+                Err(err) => {
+                    warn!(error = %err, "batch failed; retrying after a pause");
+                    0
                 }
+            };
+            if processed > 0 {
+                continue;
             }
-            let mut in_flight = self
-                .inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match in_flight.get_mut(&key) {
-                Some(more) if *more => *more = false,
-                _ => {
-                    in_flight.remove(&key);
-                    return;
-                }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
             }
         }
     }
 
-    /// Kicks every conversation with pending events (after a restart, or as a safety sweep).
+    /// Processes up to `limit` pending events of any conversations, oldest first, in one
+    /// transaction; returns how many were taken.
     ///
     /// # Errors
     ///
-    /// [`StoreError`] when the inbox cannot be read.
-    pub async fn sweep(&self) -> Result<usize, StoreError> {
-        let pending = self.inner.store.pending_inbox(10_000).await?;
-        let mut seen = std::collections::HashSet::new();
-        for event in &pending {
-            if seen.insert((event.channel.clone(), event.channel_user.clone())) {
-                self.kick(&event.channel, &event.channel_user);
-            }
-        }
-        Ok(seen.len())
+    /// [`StoreError`] when the database fails; the events stay pending.
+    pub async fn process_batch(&self, limit: i64) -> Result<usize, StoreError> {
+        let events = self.inner.store.pending_inbox(limit).await?;
+        self.process_events(events, NewTeacher::default()).await
     }
 
     /// Processes the pending events of one conversation now, in order; returns how many.
     ///
-    /// Callers must not run this concurrently for the same conversation ([`Self::kick`]
-    /// guarantees that); optimistic versioning still keeps the state consistent if they do.
+    /// For the terminal chat and tests, which have no worker running.
     ///
     /// # Errors
     ///
-    /// [`StoreError`] when the database fails; the event stays pending.
+    /// [`StoreError`] when the database fails; the events stay pending.
     pub async fn process_pending(
         &self,
         channel: &str,
@@ -208,89 +187,231 @@ impl Conversations {
         new_teacher: NewTeacher,
     ) -> Result<usize, StoreError> {
         let events = self.inner.store.pending_for(channel, channel_user).await?;
-        for event in &events {
-            if let Err(err) = self.process(event, new_teacher).await {
-                let attempts = self.inner.store.fail_inbound(event.id).await?;
-                if attempts < MAX_ATTEMPTS {
-                    return Err(err);
-                }
-                warn!(inbox.id = event.id, attempts, error = %err, "event set aside after repeated failures");
-                self.inner
-                    .store
-                    .skip_inbound(event.id, self.inner.clock.now())
-                    .await?;
-            }
-        }
-        Ok(events.len())
+        self.process_events(events, new_teacher).await
     }
 
-    async fn process(&self, event: &InboxEvent, new_teacher: NewTeacher) -> Result<(), StoreError> {
-        let now = self.inner.clock.now();
-        let message: InboundMessage = match serde_json::from_str(&event.payload) {
-            Ok(m) => m,
-            Err(err) => {
-                warn!(inbox.id = event.id, error = %err, "unreadable inbox payload skipped");
-                return self.inner.store.skip_inbound(event.id, now).await;
-            }
-        };
-        for _ in 0..CONFLICT_RETRIES {
-            match self.try_process(event, &message, new_teacher, now).await {
-                Err(StoreError::Conflict) => {}
-                other => return other,
-            }
-        }
-        Err(StoreError::Conflict)
-    }
-
-    async fn try_process(
+    /// Steps every event (each conversation's in arrival order) and commits them all at once.
+    /// When the batch cannot be committed, each conversation is retried on its own, so one
+    /// conflict or one poisoned event holds up nobody else.
+    async fn process_events(
         &self,
-        event: &InboxEvent,
-        message: &InboundMessage,
+        events: Vec<InboxEvent>,
         new_teacher: NewTeacher,
-        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let taken = events.len();
+        if taken == 0 {
+            return Ok(0);
+        }
+        let groups = self.readable_groups(events).await?;
+        match self.commit_groups(&groups, new_teacher).await {
+            Ok(()) => {}
+            Err(err) if groups.len() > 1 => {
+                debug!(error = %err, conversations = groups.len(), "batch not committed; one conversation at a time");
+                for group in &groups {
+                    self.process_alone(group, new_teacher).await?;
+                }
+            }
+            Err(_) => self.process_alone(&groups[0], new_teacher).await?,
+        }
+        self.inner.committed.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(taken)
+    }
+
+    /// Groups events by conversation, keeping arrival order; unreadable payloads are skipped.
+    async fn readable_groups(&self, events: Vec<InboxEvent>) -> Result<Vec<Group>, StoreError> {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        for event in events {
+            let message: InboundMessage = match serde_json::from_str(&event.payload) {
+                Ok(m) => m,
+                Err(err) => {
+                    warn!(inbox.id = event.id, error = %err, "unreadable inbox payload skipped");
+                    self.inner
+                        .store
+                        .skip_inbound(event.id, self.inner.clock.now())
+                        .await?;
+                    continue;
+                }
+            };
+            let key = (event.channel.clone(), event.channel_user.clone());
+            let at = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push(Group {
+                    key,
+                    events: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[at].events.push((event, message));
+        }
+        Ok(groups)
+    }
+
+    async fn commit_groups(
+        &self,
+        groups: &[Group],
+        new_teacher: NewTeacher,
     ) -> Result<(), StoreError> {
+        let now = self.inner.clock.now();
         let initial = serde_json::to_string(&initial_state(new_teacher)).unwrap_or_default();
-        let conversation = self
+        let keys: Vec<(String, String)> = groups.iter().map(|g| g.key.clone()).collect();
+        let conversations = self
             .inner
             .store
-            .load_conversation(&event.channel, &event.channel_user, &initial, now)
+            .load_conversations(&keys, &initial, now)
             .await?;
-        let state: State = serde_json::from_str(&conversation.state).unwrap_or_else(|err| {
-            warn!(teacher.id = conversation.teacher_id, error = %err, "unreadable state; starting over");
-            initial_state(new_teacher)
-        });
         let content = self.inner.content.get();
-        let input = message.to_input();
-        let step = dialogue::step(&content.dialogues, &state, &input, now);
-        let node = step.state.at.as_ref().map(|c| c.node.to_string());
-        let mut commit = Commit {
-            teacher_id: conversation.teacher_id,
-            version: conversation.version,
-            state: serde_json::to_string(&step.state).unwrap_or_default(),
-            profile_json: serde_json::to_string(&step.state.profile).unwrap_or_default(),
-            language: step.state.lang.code().to_string(),
-            inbox_id: Some(event.id),
-            now,
-            ..Commit::default()
+        let mut commits = Vec::with_capacity(groups.len());
+        for group in groups {
+            let conversation = conversations.get(&group.key).ok_or(StoreError::NotFound)?;
+            commits.push(step_group(
+                &content.dialogues,
+                conversation,
+                group,
+                new_teacher,
+                now,
+            ));
+        }
+        self.inner.store.commit_batch(&commits).await
+    }
+
+    /// One conversation on its own: retried on conflicts; after repeated failures its first
+    /// event is set aside (status `skipped`, logged) so the rest of its queue moves on.
+    async fn process_alone(
+        &self,
+        group: &Group,
+        new_teacher: NewTeacher,
+    ) -> Result<(), StoreError> {
+        let mut last = StoreError::Conflict;
+        for _ in 0..CONFLICT_RETRIES {
+            match self
+                .commit_groups(std::slice::from_ref(group), new_teacher)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => last = StoreError::Conflict,
+                Err(err) => {
+                    last = err;
+                    break;
+                }
+            }
+        }
+        let Some((first, _)) = group.events.first() else {
+            return Ok(());
         };
+        let attempts = self.inner.store.fail_inbound(first.id).await?;
+        if attempts < MAX_ATTEMPTS {
+            return Err(last);
+        }
+        warn!(inbox.id = first.id, attempts, error = %last, "event set aside after repeated failures");
+        self.inner
+            .store
+            .skip_inbound(first.id, self.inner.clock.now())
+            .await
+    }
+}
+
+/// An inbound event waiting for the inbox writer, with where to say whether it was new.
+struct PendingInbound {
+    channel: String,
+    external_id: String,
+    channel_user: String,
+    payload: String,
+    received_at: DateTime<Utc>,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Most events stored by one statement.
+const INBOX_BATCH: usize = 512;
+
+/// Stores inbound events as they queue up: one insert for everything that arrived while the
+/// previous insert ran (group commit), so a burst of webhooks costs a few statements, not one
+/// each. Every sender learns the outcome before it acknowledges its platform.
+async fn write_inbox(store: Store, mut queue: mpsc::UnboundedReceiver<PendingInbound>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < INBOX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<NewInbound<'_>> = batch
+            .iter()
+            .map(|p| NewInbound {
+                channel: &p.channel,
+                external_id: &p.external_id,
+                channel_user: &p.channel_user,
+                payload: &p.payload,
+                received_at: p.received_at,
+            })
+            .collect();
+        let outcome = store.record_inbound_many(&events).await;
+        drop(events);
+        match outcome {
+            Ok(ids) => {
+                for (pending, id) in batch.into_iter().zip(ids) {
+                    let _ = pending.reply.send(Ok(id.is_some()));
+                }
+            }
+            Err(err) => {
+                warn!(error = %err, events = batch.len(), "inbound events not stored");
+                for pending in batch {
+                    let _ = pending.reply.send(Err(StoreError::Unavailable));
+                }
+            }
+        }
+    }
+}
+
+/// The pending events of one conversation, in arrival order, with their decoded messages.
+struct Group {
+    key: (String, String),
+    events: Vec<(InboxEvent, InboundMessage)>,
+}
+
+/// Steps a conversation through its events and gathers everything they write into one commit.
+fn step_group(
+    dialogues: &crate::dialogue::Dialogues,
+    conversation: &Conversation,
+    group: &Group,
+    new_teacher: NewTeacher,
+    now: DateTime<Utc>,
+) -> Commit {
+    let mut state: State = serde_json::from_str(&conversation.state).unwrap_or_else(|err| {
+        warn!(teacher.id = conversation.teacher_id, error = %err, "unreadable state; starting over");
+        initial_state(new_teacher)
+    });
+    let mut commit = Commit {
+        teacher_id: conversation.teacher_id,
+        version: conversation.version,
+        now,
+        ..Commit::default()
+    };
+    for (event, message) in &group.events {
+        let input = message.to_input();
+        let before = state.at.as_ref().map(|c| c.node.to_string());
+        let step = dialogue::step(dialogues, &state, &input, now);
+        let node = step.state.at.as_ref().map(|c| c.node.to_string());
+        commit.inbox_ids.push(event.id);
         commit.transcript.push(TranscriptEntry {
             direction: "in",
-            node: state.at.as_ref().map(|c| c.node.to_string()),
+            node: before,
             body: message.transcript_text(),
         });
         apply_effects(&mut commit, &step.state, step.effects, event, node.as_ref());
-        self.inner.store.commit_step(&commit).await?;
-        info!(
+        debug!(
             channel = %event.channel,
             teacher.id = conversation.teacher_id,
             node = node.as_deref().unwrap_or("-"),
             input = input_kind(&input),
-            replies = commit.outbox.len(),
             "event processed"
         );
-        self.inner.committed.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(())
+        state = step.state;
     }
+    commit.state = serde_json::to_string(&state).unwrap_or_default();
+    commit.profile_json = serde_json::to_string(&state.profile).unwrap_or_default();
+    commit.language = state.lang.code().to_string();
+    commit
 }
 
 fn apply_effects(

@@ -14,7 +14,8 @@ use crate::conversation::Conversations;
 use crate::store::Store;
 use crate::web::{self, AppState};
 
-/// How often pending inbox events are swept up (after a restart, or if a kick was lost).
+/// How long the worker sleeps when idle before looking at the inbox anyway (events left
+/// pending by a crash or a failed batch are picked up within this time).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often the content root is checked for edits.
 const CONTENT_CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -64,15 +65,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let conversations = self.conversations.clone();
-        let sweeper = tokio::spawn(async move {
-            loop {
-                if let Err(err) = conversations.sweep().await {
-                    tracing::warn!(error = %err, "inbox sweep failed");
-                }
-                tokio::time::sleep(SWEEP_EVERY).await;
-            }
-        });
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let worker = {
+            let stop = std::sync::Arc::clone(&stop);
+            let idle = self
+                .conversations
+                .clone()
+                .run_worker(SWEEP_EVERY, async move { stop.notified().await });
+            tokio::spawn(idle)
+        };
         let watcher = tokio::spawn(
             self.conversations
                 .content()
@@ -85,7 +86,9 @@ impl Application {
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        sweeper.abort();
+        // Let the worker finish the batch in hand (its transaction commits or rolls back whole).
+        stop.notify_one();
+        let _ = worker.await;
         watcher.abort();
         self.conversations.store().close().await;
         result.context("server failed")
@@ -115,10 +118,5 @@ pub async fn open(settings: &Settings, clock: Clock) -> anyhow::Result<Conversat
         .await
         .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
     let handle = ContentHandle::new(root.clone(), loaded);
-    Ok(Conversations::new(
-        store,
-        handle,
-        clock,
-        settings.concurrency,
-    ))
+    Ok(Conversations::new(store, handle, clock))
 }

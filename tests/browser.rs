@@ -1,8 +1,13 @@
 //! A real browser on the web chat page: Debian's chromium, driven through chromedriver with
-//! fantoccini, in a phone-sized window. A teacher goes from the first message to part 2 of a
-//! lesson by tapping buttons and typing, in English and in Urdu (right to left); the Urdu
-//! teacher also reloads the page halfway and finds the conversation where she left it.
-//! Screenshots of the SQLite runs go to `target/screenshots/web-chat-{en,ur}.png`.
+//! fantoccini, in a phone-sized window. A teacher goes from the first message through
+//! onboarding, every part of the `foundational-numeracy` lesson, its classroom task, a
+//! reflection and the whole quiz (answered right, as the shipped content says) to her
+//! certificate, and finds the certificate's code in "My progress": all by tapping buttons and
+//! typing, in English and in Urdu (right to left). The Urdu teacher also reloads the page
+//! halfway and finds the conversation where she left it.
+//! Screenshots of the SQLite runs go to `target/screenshots/web-chat-{en,ur}.png` (lesson
+//! part 2), `…-quiz.png` (an answered question and the next one) and `…-certificate.png`
+//! ("My progress" with the certificate).
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver`. Without chromedriver the test
 //! prints a note and passes, except with `CI=true`, where it fails.
@@ -19,6 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use baithak::dialogue::{Node, NodeRef};
+use baithak::language::Lang;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde::Deserialize;
@@ -32,6 +39,9 @@ const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
 /// The phone the page is shown on (CSS pixels).
 const PHONE: (u32, u32) = (390, 844);
+/// The module the teacher completes: its buttons are in [`Walk`], its parts and right answers
+/// are read from the shipped content.
+const MODULE: &str = "foundational-numeracy";
 
 // ---- the teacher's walk ------------------------------------------------------------------
 
@@ -56,10 +66,17 @@ struct Walk {
     lessons_button: &'static str,
     area_button: &'static str,
     module_button: &'static str,
-    part_1: &'static str,
+    /// A lesson part's heading: part `n` of `parts`.
+    part: fn(usize, usize) -> String,
     next_button: &'static str,
-    part_2: &'static str,
-    screenshot: &'static str,
+    reflection: &'static str,
+    /// The certificate's "you scored `max` out of `max`".
+    full_marks: fn(u32) -> String,
+    /// The word the teacher types to get back to the main menu.
+    menu_word: &'static str,
+    progress_button: &'static str,
+    progress_heading: &'static str,
+    certificate_word: &'static str,
 }
 
 const ENGLISH: Walk = Walk {
@@ -81,10 +98,14 @@ const ENGLISH: Walk = Walk {
     lessons_button: "📚 Lessons",
     area_button: "Reading and maths",
     module_button: "Maths can be fun",
-    part_1: "part 1 of",
+    part: |n, parts| format!("part {n} of {parts}"),
     next_button: "Next ▶",
-    part_2: "part 2 of",
-    screenshot: "web-chat-en.png",
+    reflection: "We played Guess my number with 64 children. Even Shabnam asked a question!",
+    full_marks: |max| format!("scored {max} out of {max}"),
+    menu_word: "menu",
+    progress_button: "📊 My progress",
+    progress_heading: "My progress",
+    certificate_word: "Certificate",
 };
 
 const URDU: Walk = Walk {
@@ -106,33 +127,46 @@ const URDU: Walk = Walk {
     lessons_button: "📚 اسباق",
     area_button: "پڑھائی اور ریاضی",
     module_button: "ریاضی مزے دار ہو سکتی ہے",
-    part_1: "حصہ 1 از",
+    part: |n, parts| format!("حصہ {n} از {parts}"),
     next_button: "آگے ▶",
-    part_2: "حصہ 2 از",
-    screenshot: "web-chat-ur.png",
+    reflection: "ہم نے 64 بچوں کے ساتھ میرا عدد بوجھو کھیلا۔ شبنم نے بھی سوال پوچھا!",
+    full_marks: |max| format!("{max} میں سے {max} نمبر"),
+    menu_word: "مینو",
+    progress_button: "📊 میری پیش رفت",
+    progress_heading: "میری پیش رفت",
+    certificate_word: "سرٹیفکیٹ",
 };
 
 crate::both_backends! {
-    async fn an_english_teacher_goes_from_hello_to_part_two_of_a_lesson(backend: Backend) {
+    async fn an_english_teacher_completes_a_lesson_and_its_quiz_and_sees_her_certificate(backend: Backend) {
         walk_the_chat(backend, &ENGLISH, false).await;
     }
 
-    async fn an_urdu_teacher_reads_right_to_left_and_survives_a_reload(backend: Backend) {
+    async fn an_urdu_teacher_reads_right_to_left_survives_a_reload_and_earns_her_certificate(backend: Backend) {
         walk_the_chat(backend, &URDU, true).await;
     }
 }
 
 async fn walk_the_chat(backend: Backend, walk: &'static Walk, reload_halfway: bool) {
+    let lesson = Lesson::from_shipped_content(walk).unwrap_or_else(|err| panic!("{err:#}"));
     let Some(app) = TestApp::spawn(backend, shipped_content()).await else {
         return;
     };
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    let screenshot = (backend == Backend::Sqlite).then_some(walk.screenshot);
+    let screenshots = backend == Backend::Sqlite;
     let started = Instant::now();
 
-    let result = chat(&browser.client, &app, walk, reload_halfway, screenshot).await;
+    let result = chat(
+        &browser.client,
+        &app,
+        walk,
+        &lesson,
+        reload_halfway,
+        screenshots,
+    )
+    .await;
 
     if result.is_err() {
         let name = format!("failed-{}-{backend:?}.png", walk.lang).to_lowercase();
@@ -142,10 +176,21 @@ async fn walk_the_chat(backend: Backend, walk: &'static Walk, reload_halfway: bo
         }
     }
     browser.close().await;
+    let stored = match &result {
+        Ok(code) => Some(app.conversations.store().certificate(code).await),
+        Err(_) => None,
+    };
     app.stop().await;
-    if let Err(err) = result {
-        panic!("{err:#}");
-    }
+    let code = result.unwrap_or_else(|err| panic!("{err:#}"));
+    // The code on the screen is the one the server issued, to this teacher, for this module.
+    let (name, module, _) = stored
+        .expect("looked up")
+        .unwrap_or_else(|err| panic!("certificate {code} is not in the database: {err}"));
+    assert_eq!(
+        (name.as_deref(), module.as_str()),
+        (Some(walk.name), MODULE),
+        "certificate {code}"
+    );
     eprintln!(
         "{} walk on {backend:?} took {:.1?}",
         walk.lang,
@@ -153,14 +198,82 @@ async fn walk_the_chat(backend: Backend, walk: &'static Walk, reload_halfway: bo
     );
 }
 
-/// The whole conversation, as a teacher's thumbs would have it.
+/// What the shipped content says the teacher will meet in [`MODULE`], in her language.
+struct Lesson {
+    title: String,
+    parts: usize,
+    /// The label of the right option of each quiz question, in order.
+    answers: Vec<String>,
+    /// The quiz's full marks.
+    points: u32,
+}
+
+impl Lesson {
+    fn from_shipped_content(walk: &Walk) -> Result<Lesson> {
+        let lang = Lang::parse(walk.lang).ok_or_else(|| anyhow!("no language {}", walk.lang))?;
+        let content = baithak::content::load(Path::new(env!("CARGO_MANIFEST_DIR"))).map_err(
+            |diagnostics| anyhow!("the shipped content does not load: {diagnostics:#?}"),
+        )?;
+        let dialogues = &content.dialogues;
+        let module = dialogues
+            .module(MODULE)
+            .ok_or_else(|| anyhow!("{MODULE} is not a module"))?;
+        let start = &dialogues.trees[MODULE].start;
+        let Some(Node::Lesson { parts, next, .. }) = dialogues.node(&NodeRef::new(MODULE, start))
+        else {
+            bail!("{MODULE} does not start with a lesson");
+        };
+        let mut answers = Vec::new();
+        let mut points = 0;
+        let mut at = next.clone();
+        while let Some(Node::Quiz {
+            options,
+            points: worth,
+            next,
+            ..
+        }) = dialogues.node(&at)
+        {
+            let right = options
+                .iter()
+                .find(|option| option.correct)
+                .ok_or_else(|| anyhow!("{at} has no right answer"))?;
+            answers.push(right.label.get(lang).to_string());
+            points += worth;
+            at = next.clone();
+        }
+        ensure!(!answers.is_empty(), "{MODULE} has no quiz after its lesson");
+        let title = module.title.get(lang).to_string();
+        ensure!(
+            title == walk.module_button,
+            "the module is called {title:?} in {}, the walk taps {:?}",
+            walk.lang,
+            walk.module_button
+        );
+        Ok(Lesson {
+            title,
+            parts: parts.len(),
+            answers,
+            points,
+        })
+    }
+}
+
+/// The whole conversation, as a teacher's thumbs would have it; returns the certificate code.
 async fn chat(
     c: &Client,
     app: &TestApp,
     walk: &Walk,
+    lesson: &Lesson,
     reload_halfway: bool,
-    screenshot: Option<&str>,
-) -> Result<()> {
+    screenshots: bool,
+) -> Result<String> {
+    let screenshot = async |suffix: &str| -> Result<()> {
+        if screenshots {
+            let path = save_screenshot(c, &format!("web-chat-{}{suffix}.png", walk.lang)).await?;
+            eprintln!("screenshot: {}", path.display());
+        }
+        Ok(())
+    };
     c.goto(&app.url("/")).await.context("open the chat page")?;
     wait_for(
         c,
@@ -186,93 +299,143 @@ async fn chat(
     choice(c, walk.lessons_button).await?;
 
     if reload_halfway {
-        let before = bubbles(c).await?;
-        ensure!(
-            before.len() >= 15,
-            "only {} bubbles before the reload",
-            before.len()
-        );
-        c.refresh().await.context("reload the page")?;
-        wait_for(
-            c,
-            "//body[@data-ready='1']",
-            "the reloaded page to finish its first poll",
-        )
-        .await?;
-        let after = bubbles(c).await?;
-        let shown = |bs: &[Bubble]| {
-            bs.iter()
-                .map(|b| (b.me, b.text.clone()))
-                .collect::<Vec<_>>()
-        };
-        ensure!(
-            shown(&after) == shown(&before),
-            "after a reload the page shows another history:\nbefore: {:#?}\nafter: {:#?}",
-            shown(&before),
-            shown(&after)
-        );
-        ensure!(
-            after.iter().any(|b| b.me && b.text == walk.name),
-            "the teacher's own messages come back too"
-        );
+        check_reload(c, walk).await?;
     }
 
-    // A lesson, two parts.
+    // The lesson, part by part.
     tap(c, walk.lessons_button).await?;
     tap(c, walk.area_button).await?;
     tap(c, walk.module_button).await?;
-    let part_1 = wait_bot(c, walk.part_1).await?.text().await?;
+    let part_1 = wait_bot(c, &(walk.part)(1, lesson.parts))
+        .await?
+        .text()
+        .await?;
     ensure!(
-        part_1.contains(walk.module_button),
+        part_1.contains(&lesson.title),
         "the part 1 heading names the module: {part_1:?}"
     );
-    tap(c, walk.next_button).await?;
-    wait_bot(c, walk.part_2).await?;
-
-    check_language(c, walk).await?;
-    check_fits_the_phone(c).await?;
-    if let Some(name) = screenshot {
-        let path = save_screenshot(c, name).await?;
-        eprintln!("screenshot: {}", path.display());
+    for part in 2..=lesson.parts {
+        tap(c, walk.next_button).await?;
+        wait_bot(c, &(walk.part)(part, lesson.parts)).await?;
+        if part == 2 {
+            check_language(c, walk).await?;
+            check_fits_the_phone(c).await?;
+            screenshot("").await?;
+        }
     }
+
+    // The classroom task and the reflection.
+    tap(c, walk.next_button).await?;
+    wait_bot(c, "✏️").await?;
+    tap(c, walk.next_button).await?;
+    wait_bot(c, "💭").await?;
+    say(c, walk.reflection).await?;
+
+    // The quiz: the right answer to every question, then the certificate.
+    let mut before = 0;
+    for (i, answer) in lesson.answers.iter().enumerate() {
+        let what = format!("question {} of {}", i + 1, lesson.answers.len());
+        let button = choice(c, answer).await.context(what.clone())?;
+        let question = last_bot_text(c).await?;
+        ensure!(
+            question.contains('❓') && question.contains(&lesson.title),
+            "{what} is not a quiz question of the module: {question:?}"
+        );
+        if i == 1 {
+            screenshot("-quiz").await?;
+        }
+        before = bot_rows(c).await?;
+        button
+            .click()
+            .await
+            .with_context(|| format!("{what}: tap {answer:?}"))?;
+        wait_mine(c, answer).await?;
+        let verdict = wait_new_bot(c, before, &["✅", "❌"]).await?.text().await?;
+        ensure!(
+            verdict.starts_with('✅'),
+            "{what}: {answer:?} is the right answer in the content, yet the bot says {verdict:?}"
+        );
+    }
+    let certificate = wait_new_bot(c, before, &["🎉"]).await?.text().await?;
+    let code = certificate_code(&certificate)
+        .ok_or_else(|| anyhow!("no XXXX-XXXX code in the certificate: {certificate:?}"))?;
+    let full_marks = (walk.full_marks)(lesson.points);
+    for expected in [walk.name, &lesson.title, &full_marks] {
+        ensure!(
+            certificate.contains(expected),
+            "the certificate does not say {expected:?}: {certificate:?}"
+        );
+    }
+
+    // The main menu follows the certificate; the teacher types her way back to it anyway,
+    // then opens "My progress".
+    wait_new_bot(c, before, &[walk.main_menu]).await?;
+    choice(c, walk.progress_button).await?;
+    let before = bot_rows(c).await?;
+    say(c, walk.menu_word).await?;
+    wait_new_bot(c, before, &[walk.main_menu]).await?;
+    let before = bot_rows(c).await?;
+    tap(c, walk.progress_button).await?;
+    let progress = wait_new_bot(c, before, &[walk.progress_heading]).await?;
+    let shown = progress.text().await?;
+    for expected in [&lesson.title, walk.certificate_word, &code, "100%"] {
+        ensure!(
+            shown.contains(expected),
+            "\"My progress\" does not show {expected:?}: {shown:?}"
+        );
+    }
+    // The menu that follows it, then the progress bubble in view for the picture.
+    choice(c, walk.lessons_button).await?;
+    c.execute(
+        "arguments[0].scrollIntoView({ block: 'nearest' });",
+        vec![serde_json::to_value(&progress)?],
+    )
+    .await
+    .context("scroll to the progress")?;
+    check_bubbles_language(c, walk, 30).await?;
+    check_fits_the_phone(c).await?;
+    screenshot("-certificate").await?;
+    Ok(code)
+}
+
+/// A reload shows the same conversation, the teacher's own messages included.
+async fn check_reload(c: &Client, walk: &Walk) -> Result<()> {
+    let before = bubbles(c).await?;
+    ensure!(
+        before.len() >= 15,
+        "only {} bubbles before the reload",
+        before.len()
+    );
+    c.refresh().await.context("reload the page")?;
+    wait_for(
+        c,
+        "//body[@data-ready='1']",
+        "the reloaded page to finish its first poll",
+    )
+    .await?;
+    let after = bubbles(c).await?;
+    let shown = |bs: &[Bubble]| {
+        bs.iter()
+            .map(|b| (b.me, b.text.clone()))
+            .collect::<Vec<_>>()
+    };
+    ensure!(
+        shown(&after) == shown(&before),
+        "after a reload the page shows another history:\nbefore: {:#?}\nafter: {:#?}",
+        shown(&before),
+        shown(&after)
+    );
+    ensure!(
+        after.iter().any(|b| b.me && b.text == walk.name),
+        "the teacher's own messages come back too"
+    );
     Ok(())
 }
 
 /// Every bot bubble after the language question is in the teacher's language and direction,
 /// and so are the buttons; the teacher's typed name keeps its own direction.
 async fn check_language(c: &Client, walk: &Walk) -> Result<()> {
-    let all = bubbles(c).await?;
-    let asked = all
-        .iter()
-        .position(|b| !b.me && b.text.contains("Which language"))
-        .ok_or_else(|| anyhow!("the language question is not on the page"))?;
-    let replies: Vec<&Bubble> = all[asked + 1..].iter().filter(|b| !b.me).collect();
-    ensure!(
-        replies.len() >= 10,
-        "expected the whole onboarding and lesson, got {} bot bubbles",
-        replies.len()
-    );
-    for b in &replies {
-        ensure!(
-            b.dir.as_deref() == Some(walk.dir) && b.lang.as_deref() == Some(walk.lang),
-            "bot bubble has dir={:?} lang={:?}, expected dir={} lang={}: {:?}",
-            b.dir,
-            b.lang,
-            walk.dir,
-            walk.lang,
-            b.text
-        );
-    }
-    let name = all
-        .iter()
-        .find(|b| b.me && b.text == walk.name)
-        .ok_or_else(|| anyhow!("the teacher's name bubble is missing"))?;
-    ensure!(
-        name.dir.as_deref() == Some(walk.dir),
-        "the typed name has dir={:?}",
-        name.dir
-    );
-
+    check_bubbles_language(c, walk, 10).await?;
     let button = wait_for(c, &last_bot_button(walk.next_button), "the Next button").await?;
     ensure!(
         button.attr("dir").await?.as_deref() == Some(walk.dir)
@@ -292,6 +455,60 @@ async fn check_language(c: &Client, walk: &Walk) -> Result<()> {
         "the last bot bubble is laid out {direction}"
     );
     Ok(())
+}
+
+/// At least `at_least` bot bubbles follow the language question, all in the teacher's
+/// language and direction; her typed name and messages keep their own direction.
+async fn check_bubbles_language(c: &Client, walk: &Walk, at_least: usize) -> Result<()> {
+    let all = bubbles(c).await?;
+    let asked = all
+        .iter()
+        .position(|b| !b.me && b.text.contains("Which language"))
+        .ok_or_else(|| anyhow!("the language question is not on the page"))?;
+    let replies: Vec<&Bubble> = all[asked + 1..].iter().filter(|b| !b.me).collect();
+    ensure!(
+        replies.len() >= at_least,
+        "expected at least {at_least} bot bubbles after the language question, got {}",
+        replies.len()
+    );
+    for b in &replies {
+        ensure!(
+            b.dir.as_deref() == Some(walk.dir) && b.lang.as_deref() == Some(walk.lang),
+            "bot bubble has dir={:?} lang={:?}, expected dir={} lang={}: {:?}",
+            b.dir,
+            b.lang,
+            walk.dir,
+            walk.lang,
+            b.text
+        );
+    }
+    for typed in [walk.name, walk.reflection] {
+        if let Some(mine) = all.iter().find(|b| b.me && b.text == typed) {
+            ensure!(
+                mine.dir.as_deref() == Some(walk.dir),
+                "the typed {typed:?} has dir={:?}",
+                mine.dir
+            );
+        } else if typed == walk.name {
+            bail!("the teacher's name bubble is missing");
+        }
+    }
+    Ok(())
+}
+
+/// The first `XXXX-XXXX` code in `text` (capitals and digits).
+fn certificate_code(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let code_char = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit();
+    chars.windows(9).enumerate().find_map(|(i, w)| {
+        let shape = w
+            .iter()
+            .enumerate()
+            .all(|(j, &c)| if j == 4 { c == '-' } else { code_char(c) });
+        let alone = (i == 0 || !chars[i - 1].is_alphanumeric())
+            && chars.get(i + 9).is_none_or(|c| !c.is_alphanumeric());
+        (shape && alone).then(|| w.iter().collect())
+    })
 }
 
 /// Nothing is wider than the phone: no sideways scrolling.
@@ -395,6 +612,49 @@ async fn wait_bot(c: &Client, needle: &str) -> Result<Element> {
         xpath_literal(needle)
     );
     wait_for(c, &xpath, &format!("a bot message containing {needle:?}")).await
+}
+
+/// How many bot messages the page shows.
+async fn bot_rows(c: &Client) -> Result<usize> {
+    let count = c
+        .execute(
+            "return document.querySelectorAll('#messages > .row.bot').length;",
+            vec![],
+        )
+        .await
+        .context("count the bot messages")?;
+    Ok(serde_json::from_value(count)?)
+}
+
+/// Waits for a bot message after the first `after` ones that contains one of `needles`
+/// (a reply that others may follow, such as a quiz verdict before the next question).
+async fn wait_new_bot(c: &Client, after: usize, needles: &[&str]) -> Result<Element> {
+    let contains: Vec<String> = needles
+        .iter()
+        .map(|n| format!("contains(., {})", xpath_literal(n)))
+        .collect();
+    let xpath = format!(
+        "(//div[@id='messages']/div[{} and {}])[position() > {after}]/div[{}][{}]",
+        has_class("row"),
+        has_class("bot"),
+        has_class("msg"),
+        contains.join(" or ")
+    );
+    wait_for(
+        c,
+        &xpath,
+        &format!("a new bot message containing one of {needles:?}"),
+    )
+    .await
+}
+
+/// The text of the last bot message.
+async fn last_bot_text(c: &Client) -> Result<String> {
+    let xpath = format!("{}/div[{}]", LAST_BOT.as_str(), has_class("msg"));
+    Ok(wait_for(c, &xpath, "the last bot message")
+        .await?
+        .text()
+        .await?)
 }
 
 /// Waits for the button labelled `label` on the last bot message.
@@ -739,4 +999,13 @@ fn find_program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
+}
+
+#[test]
+fn certificate_codes_are_found_in_both_languages() {
+    let en = "🎉 Well done! Your certificate code is CNGS-8H6S. Anyone can check it.";
+    let ur = "آپ کا سرٹیفکیٹ کوڈ 5Z2D-9632 ہے۔";
+    assert_eq!(certificate_code(en).as_deref(), Some("CNGS-8H6S"));
+    assert_eq!(certificate_code(ur).as_deref(), Some("5Z2D-9632"));
+    assert_eq!(certificate_code("ABCDE-FGHJ and 2024-1105X"), None);
 }

@@ -13,6 +13,7 @@
 
 pub(crate) mod records;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,10 @@ pub enum StoreError {
     /// The database failed; nothing was written.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The store could not be reached (its writer stopped, or a shared write failed; the cause
+    /// was logged where it happened). Nothing was written; try again.
+    #[error("store unavailable")]
+    Unavailable,
 }
 
 /// Errors opening the store, reported at start-up.
@@ -196,6 +201,41 @@ impl Store {
         Ok(id)
     }
 
+    /// Stores many inbound events in one statement; for each, its id or `None` when it was
+    /// stored before (a redelivery, or a repeat within `events`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`]; nothing was stored.
+    pub async fn record_inbound_many(
+        &self,
+        events: &[NewInbound<'_>],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        use records::{rows_per_statement, value_rows};
+        let mut ids: HashMap<(String, String), i64> = HashMap::with_capacity(events.len());
+        let _turn = self.write_turn().await;
+        for chunk in events.chunks(rows_per_statement(5)) {
+            let sql = format!(
+                "INSERT INTO inbox (channel, external_id, channel_user, payload, received_at) VALUES {} \
+                 ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id, id",
+                value_rows(&["", "", "", "", ""], chunk.len())
+            );
+            let rows: Vec<(String, String, i64)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for e in chunk {
+                    q = q.bind(e.channel).bind(e.external_id).bind(e.channel_user).bind(e.payload).bind(millis(e.received_at));
+                }
+                q.fetch_all(pool).await?
+            });
+            ids.extend(rows.into_iter().map(|(c, x, id)| ((c, x), id)));
+        }
+        // A repeat inside the batch was not inserted twice: only its first occurrence gets the id.
+        Ok(events
+            .iter()
+            .map(|e| ids.remove(&(e.channel.to_string(), e.external_id.to_string())))
+            .collect())
+    }
+
     /// Pending inbound events, oldest first.
     ///
     /// # Errors
@@ -322,25 +362,122 @@ impl Store {
         })
     }
 
+    /// Loads (creating on first contact, with `initial_state`) the conversations of many
+    /// channel users at once, keyed by `(channel, channel_user)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn load_conversations(
+        &self,
+        keys: &[(String, String)],
+        initial_state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(String, String), Conversation>, StoreError> {
+        use records::{rows_per_statement, value_rows};
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(rows_per_statement(2)) {
+            let select = format!(
+                "SELECT t.channel, t.channel_user, t.id, t.state, t.version FROM teachers t \
+                 JOIN (VALUES {}) AS v ON t.channel = v.column1 AND t.channel_user = v.column2",
+                value_rows(&["", ""], chunk.len())
+            );
+            let rows: Vec<(String, String, i64, String, i64)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
+                for (channel, user) in chunk {
+                    q = q.bind(channel).bind(user);
+                }
+                q.fetch_all(pool).await?
+            });
+            let missing: Vec<&(String, String)> = {
+                let have: std::collections::HashSet<(&str, &str)> =
+                    rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+                chunk
+                    .iter()
+                    .filter(|(c, u)| !have.contains(&(c.as_str(), u.as_str())))
+                    .collect()
+            };
+            for (channel, user, teacher_id, state, version) in rows {
+                found.insert(
+                    (channel, user),
+                    Conversation {
+                        teacher_id,
+                        state,
+                        version,
+                    },
+                );
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let insert = format!(
+                "INSERT INTO teachers (channel, channel_user, state, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (channel, channel_user) DO NOTHING",
+                value_rows(&["", "", "", "", ""], missing.len())
+            );
+            {
+                let _turn = self.write_turn().await;
+                on_pool!(self, pool => {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+                    for (channel, user) in &missing {
+                        q = q.bind(channel).bind(user).bind(initial_state).bind(millis(now)).bind(millis(now));
+                    }
+                    q.execute(pool).await.map(drop)?
+                });
+            }
+            let again: Vec<(String, String, i64, String, i64)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
+                for (channel, user) in chunk {
+                    q = q.bind(channel).bind(user);
+                }
+                q.fetch_all(pool).await?
+            });
+            for (channel, user, teacher_id, state, version) in again {
+                found.insert(
+                    (channel, user),
+                    Conversation {
+                        teacher_id,
+                        state,
+                        version,
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
     /// Writes the outcome of one step in one transaction.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Conflict`] when the conversation's version moved since it was loaded
-    /// (nothing is written); [`StoreError::Database`] otherwise.
+    /// As [`Store::commit_batch`].
     pub async fn commit_step(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.commit_batch(std::slice::from_ref(commit)).await
+    }
+
+    /// Writes the outcome of many conversations' steps (at most one [`Commit`] per teacher) in
+    /// one transaction, with a few multi-row statements whatever the batch size.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when any conversation's version moved since it was loaded
+    /// (nothing is written); [`StoreError::Database`] otherwise.
+    pub async fn commit_batch(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        if commits.is_empty() {
+            return Ok(());
+        }
         let _turn = self.write_turn().await;
         match &self.backend {
             Backend::Sqlite(pool) => {
                 // IMMEDIATE takes the write lock up front, so two writers queue on the busy
                 // timeout instead of failing to upgrade a read lock half-way.
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                records::write_commit!(tx, commit);
+                records::write_commits!(tx, commits);
                 tx.commit().await?;
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                records::write_commit!(tx, commit);
+                records::write_commits!(tx, commits);
                 tx.commit().await?;
             }
         }
@@ -417,6 +554,32 @@ impl Store {
             .execute(pool)
             .await?
             .rows_affected());
+        Ok(done)
+    }
+
+    /// Marks outbox messages as sent, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn mark_sent(&self, ids: &[i64], now: DateTime<Utc>) -> Result<u64, StoreError> {
+        use records::{rows_per_statement, value_rows_from};
+        let _turn = self.write_turn().await;
+        let mut done = 0;
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 \
+                 WHERE status = 'pending' AND id IN (SELECT column1 FROM (VALUES {}) AS v)",
+                value_rows_from(&["BIGINT"], chunk.len(), 2)
+            );
+            done += on_pool!(self, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(millis(now));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(pool).await?.rows_affected()
+            });
+        }
         Ok(done)
     }
 

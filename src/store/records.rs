@@ -76,8 +76,8 @@ pub struct Commit {
     pub profile: Vec<(String, String)>,
     /// The teacher's language code.
     pub language: String,
-    /// The inbox event this step consumed.
-    pub inbox_id: Option<i64>,
+    /// The inbox events this commit consumed (one conversation's, in order).
+    pub inbox_ids: Vec<i64>,
     /// When.
     pub now: DateTime<Utc>,
     /// Transcript entries, in order.
@@ -191,159 +191,228 @@ impl OutboxMessage {
     }
 }
 
-/// `{prefix}($1, …, $n), ($n+1, …), …` for `rows` rows of `columns` placeholders. Only
-/// placeholders are generated; values are always bound.
+/// Placeholders for `rows` rows of `columns` values each, numbered from `$1`, with the given
+/// SQL type casts per column (`""` for none): `(CAST($1 AS BIGINT), $2), (CAST($3 AS BIGINT), $4)`.
+/// Casts use `CAST(… AS …)`, which both SQLite and PostgreSQL read.
 #[must_use]
-pub fn multi_row_insert(prefix: &str, columns: usize, rows: usize) -> String {
+pub fn value_rows(casts: &[&str], rows: usize) -> String {
+    value_rows_from(casts, rows, 1)
+}
+
+/// [`value_rows`] numbered from `$first` (for statements with other parameters before them).
+#[must_use]
+pub fn value_rows_from(casts: &[&str], rows: usize, first: usize) -> String {
     use std::fmt::Write as _;
-    let mut sql = String::with_capacity(prefix.len() + rows * columns * 5);
-    sql.push_str(prefix);
+    let columns = casts.len();
+    let mut sql = String::with_capacity(rows * columns * 12);
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..columns {
+        for (col, cast) in casts.iter().enumerate() {
+            let n = row * columns + col + first;
             let sep = if col == 0 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", row * columns + col + 1);
+            let _ = if cast.is_empty() {
+                write!(sql, "{sep}${n}")
+            } else {
+                write!(sql, "{sep}CAST(${n} AS {cast})")
+            };
         }
         sql.push(')');
     }
     sql
 }
 
-/// Writes a [`Commit`] inside an open transaction `$tx` (of either backend); returns
-/// `Err(StoreError::Conflict)` from the enclosing function when the version moved.
-macro_rules! write_commit {
-    ($tx:ident, $c:expr) => {{
-        let c: &$crate::store::Commit = $c;
-        let now = $crate::store::millis(c.now);
-        let updated = sqlx::query(
-            "UPDATE teachers SET state = $1, version = version + 1, language = $2, profile = $3, updated_at = $4 \
-             WHERE id = $5 AND version = $6",
-        )
-        .bind(&c.state)
-        .bind(&c.language)
-        .bind(&c.profile_json)
-        .bind(now)
-        .bind(c.teacher_id)
-        .bind(c.version)
-        .execute(&mut *$tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err($crate::store::StoreError::Conflict);
-        }
-        for (field, value) in &c.profile {
-            let sql = match field.as_str() {
-                "name" => "UPDATE teachers SET name = $1 WHERE id = $2",
-                "role" => "UPDATE teachers SET role = $1 WHERE id = $2",
-                "district" => "UPDATE teachers SET district = $1 WHERE id = $2",
-                "school" => "UPDATE teachers SET school = $1 WHERE id = $2",
-                "grades" => "UPDATE teachers SET grades = $1 WHERE id = $2",
-                "subjects" => "UPDATE teachers SET subjects = $1 WHERE id = $2",
-                "consent" => "UPDATE teachers SET consent = $1 WHERE id = $2",
-                _ => continue,
-            };
-            sqlx::query(sql).bind(value).bind(c.teacher_id).execute(&mut *$tx).await?;
-        }
-        if let Some(inbox_id) = c.inbox_id {
-            sqlx::query("UPDATE inbox SET status = 'done', processed_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(inbox_id)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        if !c.transcript.is_empty() {
-            // One statement for all lines: each statement is a round trip, and a step
-            // typically writes three to five lines.
-            let sql = $crate::store::records::multi_row_insert(
-                "INSERT INTO transcript (teacher_id, at, direction, node, body) VALUES ",
-                5,
-                c.transcript.len(),
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for t in &c.transcript {
-                query = query.bind(c.teacher_id).bind(now).bind(t.direction).bind(&t.node).bind(&t.body);
-            }
-            query.execute(&mut *$tx).await?;
-        }
+/// How many rows of `columns` values one statement may carry: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+#[must_use]
+pub fn rows_per_statement(columns: usize) -> usize {
+    (16_000 / columns.max(1)).max(1)
+}
+
+/// Lesson progress of a batch, one row per teacher and module (a multi-row upsert may not touch
+/// the same row twice): the furthest part, done if any step finished it.
+#[must_use]
+pub fn merged_lessons(commits: &[Commit]) -> Vec<(i64, i64, &LessonRecord, bool, i64)> {
+    let mut merged: Vec<(i64, i64, &LessonRecord, bool, i64)> = Vec::new();
+    for c in commits {
+        let now = super::millis(c.now);
         for l in &c.lessons {
-            sqlx::query(
+            match merged
+                .iter_mut()
+                .find(|(t, _, m, _, _)| *t == c.teacher_id && m.module == l.module)
+            {
+                Some(row) => {
+                    if l.part > row.1 {
+                        row.1 = l.part;
+                    }
+                    row.2 = l;
+                    row.3 |= l.done;
+                    row.4 = now;
+                }
+                None => merged.push((c.teacher_id, l.part, l, l.done, now)),
+            }
+        }
+    }
+    merged
+}
+
+/// Writes a batch of [`Commit`]s (at most one per teacher) inside an open transaction `$tx` of
+/// either backend, with a handful of multi-row statements whatever the batch size; returns
+/// `Err(StoreError::Conflict)` from the enclosing function when any teacher's version moved.
+macro_rules! write_commits {
+    ($tx:ident, $commits:expr) => {{
+        use $crate::store::records::{rows_per_statement, value_rows};
+        let commits: &[$crate::store::Commit] = $commits;
+        let ms = |at| $crate::store::millis(at);
+
+        for chunk in commits.chunks(rows_per_statement(6)) {
+            let sql = format!(
+                "UPDATE teachers SET state = v.column3, version = teachers.version + 1, language = v.column4, \
+                 profile = v.column5, updated_at = v.column6 FROM (VALUES {}) AS v \
+                 WHERE teachers.id = v.column1 AND teachers.version = v.column2",
+                value_rows(&["BIGINT", "BIGINT", "", "", "", "BIGINT"], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q.bind(c.teacher_id).bind(c.version).bind(&c.state).bind(&c.language).bind(&c.profile_json).bind(ms(c.now));
+            }
+            let updated = q.execute(&mut *$tx).await?;
+            if updated.rows_affected() != chunk.len() as u64 {
+                return Err($crate::store::StoreError::Conflict);
+            }
+        }
+        for c in commits {
+            for (field, value) in &c.profile {
+                let sql = match field.as_str() {
+                    "name" => "UPDATE teachers SET name = $1 WHERE id = $2",
+                    "role" => "UPDATE teachers SET role = $1 WHERE id = $2",
+                    "district" => "UPDATE teachers SET district = $1 WHERE id = $2",
+                    "school" => "UPDATE teachers SET school = $1 WHERE id = $2",
+                    "grades" => "UPDATE teachers SET grades = $1 WHERE id = $2",
+                    "subjects" => "UPDATE teachers SET subjects = $1 WHERE id = $2",
+                    "consent" => "UPDATE teachers SET consent = $1 WHERE id = $2",
+                    _ => continue,
+                };
+                sqlx::query(sql).bind(value).bind(c.teacher_id).execute(&mut *$tx).await?;
+            }
+        }
+
+        let done: Vec<(i64, i64)> = commits.iter().flat_map(|c| c.inbox_ids.iter().map(move |id| (*id, ms(c.now)))).collect();
+        for chunk in done.chunks(rows_per_statement(2)) {
+            let sql = format!(
+                "UPDATE inbox SET status = 'done', processed_at = v.column2 FROM (VALUES {}) AS v \
+                 WHERE inbox.id = v.column1",
+                value_rows(&["BIGINT", "BIGINT"], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, at) in chunk {
+                q = q.bind(*id).bind(*at);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let transcript: Vec<(&$crate::store::Commit, &$crate::store::TranscriptEntry)> =
+            commits.iter().flat_map(|c| c.transcript.iter().map(move |t| (c, t))).collect();
+        for chunk in transcript.chunks(rows_per_statement(5)) {
+            let sql = format!(
+                "INSERT INTO transcript (teacher_id, at, direction, node, body) VALUES {}",
+                value_rows(&["", "", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, t) in chunk {
+                q = q.bind(c.teacher_id).bind(ms(c.now)).bind(t.direction).bind(&t.node).bind(&t.body);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let lessons = $crate::store::records::merged_lessons(commits);
+        for chunk in lessons.chunks(rows_per_statement(6)) {
+            let sql = format!(
                 "INSERT INTO lesson_progress (teacher_id, module, part, parts, started_at, updated_at, completed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6) \
+                 SELECT column1, column2, column3, column4, column5, column5, column6 FROM (VALUES {}) AS v \
+                 WHERE true \
                  ON CONFLICT (teacher_id, module) DO UPDATE SET \
                    part = CASE WHEN excluded.part > lesson_progress.part THEN excluded.part ELSE lesson_progress.part END, \
                    parts = excluded.parts, updated_at = excluded.updated_at, \
                    completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at)",
-            )
-            .bind(c.teacher_id)
-            .bind(&l.module)
-            .bind(l.part)
-            .bind(l.parts)
-            .bind(now)
-            .bind(l.done.then_some(now))
-            .execute(&mut *$tx)
-            .await?;
-        }
-        for (module, body) in &c.reflections {
-            sqlx::query("INSERT INTO reflections (teacher_id, module, at, body) VALUES ($1, $2, $3, $4)")
-                .bind(c.teacher_id)
-                .bind(module)
-                .bind(now)
-                .bind(body)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        for a in &c.answers {
-            sqlx::query(
-                "INSERT INTO quiz_answers (teacher_id, module, question, chosen, correct, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(c.teacher_id)
-            .bind(&a.module)
-            .bind(&a.question)
-            .bind(a.chosen)
-            .bind(a.correct)
-            .bind(now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        for a in &c.attempts {
-            sqlx::query(
-                "INSERT INTO quiz_attempts (teacher_id, module, score, max_score, passed, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(c.teacher_id)
-            .bind(&a.module)
-            .bind(a.score)
-            .bind(a.max)
-            .bind(a.passed)
-            .bind(now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        for (module, code, name) in &c.certificates {
-            sqlx::query(
-                "INSERT INTO certificates (code, teacher_id, module, teacher_name, issued_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(code)
-            .bind(c.teacher_id)
-            .bind(module)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        if !c.outbox.is_empty() {
-            let sql = $crate::store::records::multi_row_insert(
-                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES ",
-                5,
-                c.outbox.len(),
+                value_rows(&["BIGINT", "", "BIGINT", "BIGINT", "BIGINT", "BIGINT"], chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for o in &c.outbox {
-                query = query.bind(c.teacher_id).bind(&o.channel).bind(&o.channel_user).bind(&o.payload).bind(now);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (teacher, part, l, done, at) in chunk {
+                q = q.bind(*teacher).bind(&l.module).bind(*part).bind(l.parts).bind(*at).bind(done.then_some(*at));
             }
-            query.execute(&mut *$tx).await?;
+            q.execute(&mut *$tx).await?;
+        }
+
+        let reflections: Vec<(&$crate::store::Commit, &(String, String))> =
+            commits.iter().flat_map(|c| c.reflections.iter().map(move |r| (c, r))).collect();
+        for chunk in reflections.chunks(rows_per_statement(4)) {
+            let sql = format!(
+                "INSERT INTO reflections (teacher_id, module, at, body) VALUES {}",
+                value_rows(&["", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, (module, body)) in chunk {
+                q = q.bind(c.teacher_id).bind(module).bind(ms(c.now)).bind(body);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let answers: Vec<(&$crate::store::Commit, &$crate::store::QuizAnswerRecord)> =
+            commits.iter().flat_map(|c| c.answers.iter().map(move |a| (c, a))).collect();
+        for chunk in answers.chunks(rows_per_statement(6)) {
+            let sql = format!(
+                "INSERT INTO quiz_answers (teacher_id, module, question, chosen, correct, at) VALUES {}",
+                value_rows(&["", "", "", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, a) in chunk {
+                q = q.bind(c.teacher_id).bind(&a.module).bind(&a.question).bind(a.chosen).bind(a.correct).bind(ms(c.now));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let attempts: Vec<(&$crate::store::Commit, &$crate::store::Attempt)> =
+            commits.iter().flat_map(|c| c.attempts.iter().map(move |a| (c, a))).collect();
+        for chunk in attempts.chunks(rows_per_statement(6)) {
+            let sql = format!(
+                "INSERT INTO quiz_attempts (teacher_id, module, score, max_score, passed, finished_at) VALUES {}",
+                value_rows(&["", "", "", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, a) in chunk {
+                q = q.bind(c.teacher_id).bind(&a.module).bind(a.score).bind(a.max).bind(a.passed).bind(ms(c.now));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let certificates: Vec<(&$crate::store::Commit, &(String, String, Option<String>))> =
+            commits.iter().flat_map(|c| c.certificates.iter().map(move |x| (c, x))).collect();
+        for chunk in certificates.chunks(rows_per_statement(5)) {
+            let sql = format!(
+                "INSERT INTO certificates (code, teacher_id, module, teacher_name, issued_at) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                value_rows(&["", "", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, (module, code, name)) in chunk {
+                q = q.bind(code).bind(c.teacher_id).bind(module).bind(name).bind(ms(c.now));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+
+        let outbox: Vec<(&$crate::store::Commit, &$crate::store::OutboundRecord)> =
+            commits.iter().flat_map(|c| c.outbox.iter().map(move |o| (c, o))).collect();
+        for chunk in outbox.chunks(rows_per_statement(5)) {
+            let sql = format!(
+                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES {}",
+                value_rows(&["", "", "", "", ""], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (c, o) in chunk {
+                q = q.bind(c.teacher_id).bind(&o.channel).bind(&o.channel_user).bind(&o.payload).bind(ms(c.now));
+            }
+            q.execute(&mut *$tx).await?;
         }
     }};
 }
-pub(super) use write_commit;
+pub(super) use write_commits;

@@ -95,7 +95,7 @@ async fn send(
         .await
     {
         Ok(_) => {
-            conversations.kick(CHANNEL, &body.user);
+            conversations.kick();
             (
                 StatusCode::ACCEPTED,
                 Json(serde_json::json!({ "accepted": true })),

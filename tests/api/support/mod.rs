@@ -54,7 +54,6 @@ impl TestApp {
             database_url: database.url.clone(),
             max_connections: 4,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            concurrency: 16,
         };
         let app = Application::build(&settings, Clock::System)
             .await
