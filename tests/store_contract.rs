@@ -228,6 +228,94 @@ contract! {
         assert_eq!(pending_users, ["a", "b", "b"]);
     }
 
+    async fn many_inbound_events_are_stored_in_one_go_and_repeats_are_told_apart(store: Store) {
+        store.record_inbound(&inbound("old", "u1", "{}")).await.expect("insert");
+        let batch = [
+            inbound("a", "u1", "{}"),
+            inbound("old", "u1", "{}"),
+            inbound("b", "u2", "{}"),
+            inbound("a", "u1", "{}"),
+        ];
+
+        let ids = store.record_inbound_many(&batch).await.expect("insert many");
+
+        let new: Vec<bool> = ids.iter().map(Option::is_some).collect();
+        assert_eq!(new, [true, false, true, false]);
+        let pending = store.pending_inbox(10).await.expect("pending");
+        let order: Vec<&str> = pending.iter().map(|e| e.external_id.as_str()).collect();
+        assert_eq!(order, ["old", "a", "b"]);
+    }
+
+    async fn many_conversations_load_at_once_creating_the_new_ones(store: Store) {
+        let existing = store.load_conversation("web", "u1", r#"{"seed":1}"#, t0()).await.expect("load");
+        let keys = vec![("web".to_string(), "u1".to_string()), ("web".to_string(), "u2".to_string())];
+
+        let loaded = store.load_conversations(&keys, r#"{"seed":2}"#, t0()).await.expect("load many");
+        let again = store.load_conversations(&keys, r#"{"seed":3}"#, t0()).await.expect("load many");
+
+        assert_eq!(loaded[&keys[0]], existing);
+        assert_eq!(loaded[&keys[1]].state, r#"{"seed":2}"#);
+        assert_eq!(loaded, again);
+    }
+
+    async fn a_batch_commits_every_conversation_or_none(store: Store) {
+        let a = store.load_conversation("web", "a", "{}", t0()).await.expect("load");
+        let b = store.load_conversation("web", "b", "{}", t0()).await.expect("load");
+        let ea = store.record_inbound(&inbound("ea", "a", "{}")).await.expect("insert").expect("new");
+        let eb = store.record_inbound(&inbound("eb", "b", "{}")).await.expect("insert").expect("new");
+        let commit = |conv: &baithak::store::Conversation, event: i64, user: &str| Commit {
+            teacher_id: conv.teacher_id,
+            version: conv.version,
+            state: format!("{{\"user\":\"{user}\"}}"),
+            inbox_ids: vec![event],
+            now: t0(),
+            transcript: vec![TranscriptEntry { direction: "in", node: None, body: user.into() }],
+            lessons: vec![
+                LessonRecord { module: "m".into(), part: 1, parts: 3, done: false },
+                LessonRecord { module: "m".into(), part: 2, parts: 3, done: false },
+            ],
+            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: user.into(), payload: "{}".into() }],
+            ..Commit::default()
+        };
+        let stale_b = Commit { version: b.version + 7, ..commit(&b, eb, "b") };
+
+        let refused = store.commit_batch(&[commit(&a, ea, "a"), stale_b]).await;
+        let nothing = store.teacher_counts(a.teacher_id).await.expect("counts");
+        store.commit_batch(&[commit(&a, ea, "a"), commit(&b, eb, "b")]).await.expect("batch");
+
+        assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+        assert_eq!((nothing.transcript, nothing.outbox), (0, 0), "the refused batch wrote nothing");
+        for conv in [&a, &b] {
+            let counts = store.teacher_counts(conv.teacher_id).await.expect("counts");
+            assert_eq!((counts.transcript, counts.outbox, counts.lessons), (1, 1, 1));
+            assert_eq!(store.lesson_progress(conv.teacher_id).await.expect("progress"), [("m".to_string(), 2, 3, false)]);
+        }
+        assert!(store.pending_inbox(10).await.expect("pending").is_empty());
+    }
+
+    async fn outbox_messages_are_marked_sent_by_id(store: Store) {
+        let conv = store.load_conversation("web", "a", "{}", t0()).await.expect("load");
+        let commit = Commit {
+            teacher_id: conv.teacher_id,
+            version: conv.version,
+            state: "{}".into(),
+            now: t0(),
+            outbox: (0..3)
+                .map(|i| OutboundRecord { channel: "web".into(), channel_user: "a".into(), payload: format!("{i}") })
+                .collect(),
+            ..Commit::default()
+        };
+        store.commit_step(&commit).await.expect("commit");
+        let all = store.pending_outbox("web", 10).await.expect("pending");
+
+        let marked = store.mark_sent(&[all[0].id, all[2].id], t0()).await.expect("mark");
+        let again = store.mark_sent(&[all[0].id], t0()).await.expect("mark");
+        let left = store.pending_outbox("web", 10).await.expect("pending");
+
+        assert_eq!((marked, again), (2, 0));
+        assert_eq!(left.iter().map(|m| m.payload.as_str()).collect::<Vec<_>>(), ["1"]);
+    }
+
     async fn an_unknown_certificate_code_is_not_found(store: Store) {
         let result = store.certificate("NOPE-NOPE").await;
 
