@@ -36,7 +36,9 @@ CREATE TABLE inbox (
     processed_at  BIGINT,
     UNIQUE (channel, external_id)
 );
-CREATE INDEX inbox_pending ON inbox (status, id);
+-- Partial indexes: they hold only the rows still waiting, so finding work stays cheap
+-- however long the history grows.
+CREATE INDEX inbox_pending ON inbox (id) WHERE status = 'pending';
 CREATE INDEX inbox_by_user ON inbox (channel, channel_user, id);
 
 CREATE TABLE transcript (
@@ -113,5 +115,5 @@ CREATE TABLE outbox (
     sent_at       BIGINT,
     error         TEXT
 );
-CREATE INDEX outbox_pending ON outbox (status, id);
+CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_user ON outbox (channel, channel_user, id);

@@ -280,20 +280,45 @@ macro_rules! write_commits {
                 return Err($crate::store::StoreError::Conflict);
             }
         }
-        for c in commits {
-            for (field, value) in &c.profile {
-                let sql = match field.as_str() {
-                    "name" => "UPDATE teachers SET name = $1 WHERE id = $2",
-                    "role" => "UPDATE teachers SET role = $1 WHERE id = $2",
-                    "district" => "UPDATE teachers SET district = $1 WHERE id = $2",
-                    "school" => "UPDATE teachers SET school = $1 WHERE id = $2",
-                    "grades" => "UPDATE teachers SET grades = $1 WHERE id = $2",
-                    "subjects" => "UPDATE teachers SET subjects = $1 WHERE id = $2",
-                    "consent" => "UPDATE teachers SET consent = $1 WHERE id = $2",
-                    _ => continue,
-                };
-                sqlx::query(sql).bind(value).bind(c.teacher_id).execute(&mut *$tx).await?;
+        // Profile columns that changed, one row per teacher; NULL keeps the old value.
+        let profiles: Vec<(i64, [Option<&str>; 7])> = commits
+            .iter()
+            .filter(|c| !c.profile.is_empty())
+            .map(|c| {
+                let mut row: [Option<&str>; 7] = [None; 7];
+                for (field, value) in &c.profile {
+                    let at = match field.as_str() {
+                        "name" => 0,
+                        "role" => 1,
+                        "district" => 2,
+                        "school" => 3,
+                        "grades" => 4,
+                        "subjects" => 5,
+                        "consent" => 6,
+                        _ => continue,
+                    };
+                    row[at] = Some(value.as_str());
+                }
+                (c.teacher_id, row)
+            })
+            .filter(|(_, row)| row.iter().any(Option::is_some))
+            .collect();
+        for chunk in profiles.chunks(rows_per_statement(8)) {
+            let sql = format!(
+                "UPDATE teachers SET name = COALESCE(v.column2, teachers.name), role = COALESCE(v.column3, teachers.role), \
+                 district = COALESCE(v.column4, teachers.district), school = COALESCE(v.column5, teachers.school), \
+                 grades = COALESCE(v.column6, teachers.grades), subjects = COALESCE(v.column7, teachers.subjects), \
+                 consent = COALESCE(v.column8, teachers.consent) FROM (VALUES {}) AS v WHERE teachers.id = v.column1",
+                value_rows(&["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"], chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (teacher, row) in chunk {
+                q = q.bind(*teacher);
+                for value in row {
+                    q = q.bind(*value);
+                }
             }
+            q.execute(&mut *$tx).await?;
         }
 
         let done: Vec<(i64, i64)> = commits.iter().flat_map(|c| c.inbox_ids.iter().map(move |id| (*id, ms(c.now)))).collect();
