@@ -3,10 +3,12 @@
 //!
 //! - [`InboundMessage`]: what a teacher sent, as stored in the inbox.
 //! - [`OutboundMessage`]: what Baithak sends, as stored in the outbox.
+//! - [`telegram`]: Telegram updates in, `sendMessage` calls out.
 //! - [`terminal`]: the terminal chat (`baithak chat`).
 //!
 //! The web chat's HTTP routes live in `crate::web::chat`.
 
+pub mod telegram;
 pub mod terminal;
 
 use serde::{Deserialize, Serialize};
