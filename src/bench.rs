@@ -210,6 +210,7 @@ async fn teacher(
             Some(id) => InboundMessage::Choice {
                 id,
                 label: String::new(),
+                ack: None,
             },
             None => InboundMessage::Text { text: "3".into() },
         };

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::channel::telegram::client::{BotApi, OFFICIAL_API_URL};
+use crate::channel::telegram::{Mode, RateLimits, TelegramSettings};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::language::Lang;
@@ -35,9 +37,86 @@ pub struct Cli {
         global = true
     )]
     pub db_connections: u32,
+    /// Telegram options (all optional; Telegram is on when a bot token is set).
+    #[command(flatten)]
+    pub telegram: TelegramArgs,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Telegram options.
+#[derive(Debug, clap::Args)]
+pub struct TelegramArgs {
+    /// The bot token from @BotFather; Telegram is off without one.
+    #[arg(
+        long = "telegram-bot-token",
+        env = "TELEGRAM_BOT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+    /// The Bot API base URL (a local Bot API server, or a fake in tests).
+    #[arg(long = "telegram-api-url", env = "TELEGRAM_API_URL", default_value = OFFICIAL_API_URL, global = true)]
+    pub api_url: String,
+    /// How updates arrive.
+    #[arg(
+        long = "telegram-mode",
+        env = "TELEGRAM_MODE",
+        value_enum,
+        default_value = "polling",
+        global = true
+    )]
+    pub mode: Mode,
+    /// The webhook secret (webhook mode): Telegram sends it back in every delivery.
+    #[arg(
+        long = "telegram-webhook-secret",
+        env = "TELEGRAM_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Messages per second over all chats (0 = no limit).
+    #[arg(
+        long = "telegram-rate-global",
+        env = "TELEGRAM_RATE_GLOBAL",
+        default_value_t = 30,
+        global = true
+    )]
+    pub rate_global: u32,
+    /// Messages per second to one chat (0 = no limit).
+    #[arg(
+        long = "telegram-rate-per-chat",
+        env = "TELEGRAM_RATE_PER_CHAT",
+        default_value_t = 1,
+        global = true
+    )]
+    pub rate_per_chat: u32,
+    /// Messages one chat may get at once.
+    #[arg(
+        long = "telegram-rate-burst",
+        env = "TELEGRAM_RATE_BURST",
+        default_value_t = 3,
+        global = true
+    )]
+    pub rate_burst: u32,
+}
+
+impl TelegramArgs {
+    fn settings(&self) -> Option<TelegramSettings> {
+        let token = self.token.clone().filter(|t| !t.is_empty())?;
+        Some(TelegramSettings {
+            token,
+            api_url: self.api_url.clone(),
+            mode: self.mode,
+            webhook_secret: self.webhook_secret.clone(),
+            limits: RateLimits {
+                global_per_second: self.rate_global,
+                per_chat_per_second: self.rate_per_chat,
+                per_chat_burst: self.rate_burst,
+            },
+        })
+    }
 }
 
 /// The subcommands.
@@ -60,6 +139,12 @@ pub enum Command {
     },
     /// Validate the dialogues and knowledge base; print every problem as file:line:column.
     Check,
+    /// Telegram set-up: point the bot at our webhook, or back to polling.
+    Telegram {
+        /// What to do.
+        #[command(subcommand)]
+        action: TelegramAction,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Measure the engine and the end-to-end pipeline; print a table.
@@ -74,6 +159,19 @@ pub enum Command {
         #[arg(long, env = "BAITHAK_BENCH_POSTGRES")]
         postgres: Option<String>,
     },
+}
+
+/// Telegram set-up actions.
+#[derive(Debug, Subcommand)]
+pub enum TelegramAction {
+    /// Register `URL` (ending in /telegram/webhook) with the webhook secret.
+    SetWebhook {
+        /// The public HTTPS URL of `/telegram/webhook`.
+        #[arg(long)]
+        url: String,
+    },
+    /// Remove the webhook (to use polling).
+    DeleteWebhook,
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -112,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         database_url: cli.database_url,
         max_connections: cli.db_connections,
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        telegram: cli.telegram.settings(),
     };
     match command {
         Command::Serve { listen } => {
@@ -133,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => Ok(check(&settings.content_dir)),
+        Command::Telegram { action } => telegram(&settings, action).await,
         Command::Migrate => {
             crate::telemetry::init("info");
             let store = crate::store::Store::open(&settings.database_url, 1).await?;
@@ -150,6 +250,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `baithak telegram set-webhook|delete-webhook`.
+async fn telegram(settings: &Settings, action: TelegramAction) -> anyhow::Result<ExitCode> {
+    let Some(telegram) = &settings.telegram else {
+        anyhow::bail!("set TELEGRAM_BOT_TOKEN first");
+    };
+    let api = BotApi::new(&telegram.api_url, &telegram.token)?;
+    match action {
+        TelegramAction::SetWebhook { url } => {
+            let Some(secret) = telegram.webhook_secret.as_deref().filter(|s| !s.is_empty()) else {
+                anyhow::bail!("set TELEGRAM_WEBHOOK_SECRET first (1-256 of A-Z a-z 0-9 _ -)");
+            };
+            api.set_webhook(&url, secret).await?;
+            println!("webhook set: {url}");
+        }
+        TelegramAction::DeleteWebhook => {
+            api.delete_webhook().await?;
+            println!("webhook deleted; the bot can poll now");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `baithak check`: prints every problem, then a summary; fails on any error.

@@ -16,6 +16,8 @@ pub struct Settings {
     pub max_connections: u32,
     /// Where `serve` listens.
     pub listen: SocketAddr,
+    /// Telegram, when a bot token is set.
+    pub telegram: Option<crate::channel::telegram::TelegramSettings>,
 }
 
 impl fmt::Debug for Settings {
@@ -25,6 +27,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("listen", &self.listen)
+            .field("telegram", &self.telegram)
             .finish()
     }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{debug, warn};
 
-use crate::channel::{InboundMessage, OutboundMessage};
+use crate::channel::{InboundMessage, Outbound, OutboundMessage};
 use crate::clock::Clock;
 use crate::content::ContentHandle;
 use crate::dialogue::{self, Effect, Input, State};
@@ -49,6 +49,8 @@ struct Inner {
     inbox_writer: mpsc::UnboundedSender<PendingInbound>,
     /// Bumped after every commit, so long-polling readers wake up.
     committed: watch::Sender<u64>,
+    /// Bumped when a dispatcher settles outbox rows (sent, failed, teacher unreachable).
+    delivered: watch::Sender<u64>,
 }
 
 /// Defaults for a teacher's first contact.
@@ -73,6 +75,7 @@ impl Conversations {
                 wake: Notify::new(),
                 inbox_writer,
                 committed,
+                delivered: watch::channel(0).0,
             }),
         }
     }
@@ -101,6 +104,17 @@ impl Conversations {
         self.inner.committed.subscribe()
     }
 
+    /// A receiver that changes whenever a dispatcher settles outbox rows.
+    #[must_use]
+    pub fn subscribe_deliveries(&self) -> watch::Receiver<u64> {
+        self.inner.delivered.subscribe()
+    }
+
+    /// Tells delivery watchers that outbox rows were settled (dispatchers call this).
+    pub fn delivered(&self) {
+        self.inner.delivered.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// Stores an inbound message; `Ok(false)` when it was a redelivery.
     ///
     /// # Errors
@@ -113,22 +127,54 @@ impl Conversations {
         channel_user: &str,
         message: &InboundMessage,
     ) -> Result<bool, StoreError> {
-        let payload = serde_json::to_string(&message.sanitized()).unwrap_or_default();
-        let (reply, stored) = oneshot::channel();
-        let request = PendingInbound {
-            channel: channel.to_string(),
-            external_id: external_id.to_string(),
-            channel_user: channel_user.to_string(),
-            payload,
-            received_at: self.inner.clock.now(),
-            reply,
-        };
-        if self.inner.inbox_writer.send(request).is_err() {
-            return Err(StoreError::Unavailable);
+        let stored = self
+            .receive_many(
+                channel,
+                &[(
+                    external_id.to_string(),
+                    channel_user.to_string(),
+                    message.clone(),
+                )],
+            )
+            .await?;
+        Ok(stored.first().copied().unwrap_or(false))
+    }
+
+    /// Stores many inbound messages of one channel together (a `getUpdates` batch): each is
+    /// `(external id, channel user, message)`; returns for each whether it was new.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when they could not be stored (the caller must not acknowledge them).
+    pub async fn receive_many(
+        &self,
+        channel: &str,
+        messages: &[(String, String, InboundMessage)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let now = self.inner.clock.now();
+        let mut replies = Vec::with_capacity(messages.len());
+        for (external_id, channel_user, message) in messages {
+            let (reply, stored) = oneshot::channel();
+            let request = PendingInbound {
+                channel: channel.to_string(),
+                external_id: external_id.clone(),
+                channel_user: channel_user.clone(),
+                payload: serde_json::to_string(&message.sanitized()).unwrap_or_default(),
+                received_at: now,
+                reply,
+            };
+            if self.inner.inbox_writer.send(request).is_err() {
+                return Err(StoreError::Unavailable);
+            }
+            replies.push(stored);
         }
-        let stored = stored.await.map_err(|_| StoreError::Unavailable)??;
-        if !stored {
-            debug!(channel, "duplicate inbound event ignored");
+        let mut stored = Vec::with_capacity(replies.len());
+        for reply in replies {
+            let new = reply.await.map_err(|_| StoreError::Unavailable)??;
+            if !new {
+                debug!(channel, "duplicate inbound event ignored");
+            }
+            stored.push(new);
         }
         Ok(stored)
     }
@@ -233,6 +279,14 @@ impl Conversations {
                     continue;
                 }
             };
+            if let InboundMessage::Ignored { reason } = &message {
+                debug!(inbox.id = event.id, reason = %reason, "update stored and skipped");
+                self.inner
+                    .store
+                    .skip_inbound(event.id, self.inner.clock.now())
+                    .await?;
+                continue;
+            }
             let key = (event.channel.clone(), event.channel_user.clone());
             let at = *index.entry(key.clone()).or_insert_with(|| {
                 groups.push(Group {
@@ -388,11 +442,34 @@ fn step_group(
         ..Commit::default()
     };
     for (event, message) in &group.events {
+        commit.inbox_ids.push(event.id);
+        if let InboundMessage::Reachability { reachable } = message {
+            commit.reachable = Some(*reachable);
+            commit.transcript.push(TranscriptEntry {
+                direction: "in",
+                node: None,
+                body: message.transcript_text(),
+            });
+            continue;
+        }
+        if let InboundMessage::Choice { ack: Some(ack), .. } = message {
+            // First, so the button stops spinning before the answer arrives.
+            let payload = serde_json::to_string(&Outbound::Ack {
+                answer_callback: ack.clone(),
+            })
+            .unwrap_or_default();
+            commit.outbox.push(OutboundRecord {
+                channel: event.channel.clone(),
+                channel_user: event.channel_user.clone(),
+                payload,
+            });
+        }
+        // Whoever writes can be written to (Telegram: a teacher who blocked us must unblock first).
+        commit.reachable = Some(true);
         let input = message.to_input();
         let before = state.at.as_ref().map(|c| c.node.to_string());
         let step = dialogue::step(dialogues, &state, &input, now);
         let node = step.state.at.as_ref().map(|c| c.node.to_string());
-        commit.inbox_ids.push(event.id);
         commit.transcript.push(TranscriptEntry {
             direction: "in",
             node: before,

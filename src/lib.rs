@@ -15,6 +15,7 @@
 //! - [`web`]: axum routes: web chat, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.
 //! - [`bench`]: the benchmark command.
+//! - [`testkit`]: fakes of the platforms (Telegram Bot API) for tests and the benchmark.
 
 pub mod bench;
 pub mod channel;
@@ -29,4 +30,5 @@ pub mod language;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
 pub mod web;

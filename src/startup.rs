@@ -1,5 +1,6 @@
-//! Wiring: open the store, load content, bind the listener, start the background sweep, serve.
-//! Takes the listener address and a shutdown future as arguments so tests run it on port 0.
+//! Wiring: open the store, load content, check the Telegram token, bind the listener, start the
+//! background tasks (worker, content watcher, Telegram polling and dispatcher), serve. Takes
+//! the listener address and a shutdown future as arguments so tests run it on port 0.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,6 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
+use crate::channel::telegram::client::{ApiError, BotApi};
+use crate::channel::telegram::dispatch::Dispatcher;
+use crate::channel::telegram::{Mode, TelegramSettings, polling};
 use crate::clock::Clock;
 use crate::config::{Settings, redact};
 use crate::content::{self, ContentHandle};
@@ -24,6 +28,7 @@ const CONTENT_CHECK_EVERY: Duration = Duration::from_secs(2);
 pub struct Application {
     listener: TcpListener,
     conversations: Conversations,
+    telegram: Option<(TelegramSettings, BotApi)>,
 }
 
 impl Application {
@@ -35,12 +40,17 @@ impl Application {
     /// unreachable, or the address is taken.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let conversations = open(settings, clock).await?;
+        let telegram = match &settings.telegram {
+            Some(telegram) => Some((telegram.clone(), connect_telegram(telegram).await?)),
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(Application {
             listener,
             conversations,
+            telegram,
         })
     }
 
@@ -80,8 +90,15 @@ impl Application {
                 .clone()
                 .watch(CONTENT_CHECK_EVERY),
         );
+        let (telegram_stop, telegram_tasks) = self.start_telegram();
+        let telegram_secret = self
+            .telegram
+            .as_ref()
+            .filter(|(t, _)| t.mode == Mode::Webhook)
+            .and_then(|(t, _)| t.webhook_secret.clone());
         let app = web::router(AppState {
             conversations: self.conversations.clone(),
+            telegram_secret,
         });
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -89,9 +106,71 @@ impl Application {
         // Let the worker finish the batch in hand (its transaction commits or rolls back whole).
         stop.notify_one();
         let _ = worker.await;
+        telegram_stop.notify_waiters();
+        for task in telegram_tasks {
+            let _ = task.await;
+        }
         watcher.abort();
         self.conversations.store().close().await;
         result.context("server failed")
+    }
+}
+
+impl Application {
+    /// Starts the Telegram polling loop (polling mode) and dispatcher; returns their stop
+    /// signal and handles.
+    fn start_telegram(
+        &self,
+    ) -> (
+        std::sync::Arc<tokio::sync::Notify>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ) {
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut tasks = Vec::new();
+        let Some((settings, api)) = &self.telegram else {
+            return (stop, tasks);
+        };
+        let stopped = |stop: &std::sync::Arc<tokio::sync::Notify>| {
+            let stop = std::sync::Arc::clone(stop);
+            async move { stop.notified().await }
+        };
+        if settings.mode == Mode::Polling {
+            let polling = polling::run(api.clone(), self.conversations.clone(), stopped(&stop));
+            tasks.push(tokio::spawn(polling));
+        }
+        let dispatcher = Dispatcher::new(api.clone(), self.conversations.clone(), settings.limits);
+        tasks.push(tokio::spawn(dispatcher.run(stopped(&stop))));
+        (stop, tasks)
+    }
+}
+
+/// Checks the token with `getMe` so a wrong one is a clear start-up error, not a retry loop.
+///
+/// # Errors
+///
+/// A wrong token, an unreachable API, or webhook mode without a secret.
+pub async fn connect_telegram(settings: &TelegramSettings) -> anyhow::Result<BotApi> {
+    if settings.mode == Mode::Webhook
+        && settings.webhook_secret.as_deref().is_none_or(str::is_empty)
+    {
+        anyhow::bail!(
+            "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -)"
+        );
+    }
+    let api = BotApi::new(&settings.api_url, &settings.token)
+        .context("cannot build the Telegram client")?;
+    match api.get_me().await {
+        Ok(username) => {
+            tracing::info!(bot = %username, mode = ?settings.mode, "telegram bot connected");
+            Ok(api)
+        }
+        Err(ApiError::Unauthorized) => {
+            anyhow::bail!("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)")
+        }
+        Err(err) => Err(anyhow::anyhow!(
+            "cannot reach the Telegram Bot API at {}: {err}",
+            settings.api_url
+        )),
     }
 }
 

@@ -122,6 +122,7 @@ contract! {
             profile_json: r#"{"name":"Ayesha"}"#.into(),
             profile: vec![("name".into(), "Ayesha".into()), ("grades".into(), "3, 4".into()), ("hobby".into(), "x".into())],
             language: "ur".into(),
+            reachable: None,
             inbox_ids: vec![inbox],
             now: t0(),
             transcript: vec![

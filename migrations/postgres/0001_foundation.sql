@@ -15,6 +15,8 @@ CREATE TABLE teachers (
     grades        TEXT,
     subjects      TEXT,
     consent       TEXT,
+    -- FALSE after the teacher blocked the bot (or the platform said they cannot be reached).
+    reachable     BOOLEAN NOT NULL DEFAULT TRUE,
     profile       TEXT    NOT NULL DEFAULT '{}',
     state         TEXT    NOT NULL DEFAULT '{}',
     version       BIGINT  NOT NULL DEFAULT 0,

@@ -31,6 +31,21 @@ pub enum InboundMessage {
         /// The label the teacher saw, for the transcript.
         #[serde(default)]
         label: String,
+        /// A platform acknowledgement the tap needs (Telegram's callback query id, which must
+        /// be answered or the teacher's button keeps spinning).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ack: Option<String>,
+    },
+    /// The teacher blocked (`false`) or unblocked (`true`) the bot.
+    Reachability {
+        /// Whether messages can reach the teacher now.
+        reachable: bool,
+    },
+    /// An update Baithak stores but does not act on (an edited message, a post in a group, a
+    /// kind it does not know), with the reason.
+    Ignored {
+        /// Why it is ignored.
+        reason: String,
     },
     /// Something Baithak cannot read yet (sticker, photo, voice note…).
     Unsupported {
@@ -46,7 +61,9 @@ impl InboundMessage {
         match self {
             InboundMessage::Text { text } => Input::Text(text.clone()),
             InboundMessage::Choice { id, .. } => Input::Choice(id.clone()),
-            InboundMessage::Unsupported { .. } => Input::Unsupported,
+            InboundMessage::Unsupported { .. }
+            | InboundMessage::Reachability { .. }
+            | InboundMessage::Ignored { .. } => Input::Unsupported,
         }
     }
 
@@ -61,13 +78,15 @@ impl InboundMessage {
         };
         match self {
             InboundMessage::Text { text } => InboundMessage::Text { text: clean(text) },
-            InboundMessage::Choice { id, label } => InboundMessage::Choice {
+            InboundMessage::Choice { id, label, ack } => InboundMessage::Choice {
                 id: clean(id),
                 label: clean(label),
+                ack: ack.clone(),
             },
             InboundMessage::Unsupported { kind } => {
                 InboundMessage::Unsupported { kind: clean(kind) }
             }
+            other => other.clone(),
         }
     }
 
@@ -76,11 +95,27 @@ impl InboundMessage {
     pub fn transcript_text(&self) -> String {
         match self {
             InboundMessage::Text { text } => text.clone(),
-            InboundMessage::Choice { id, label } if label.is_empty() => format!("[{id}]"),
+            InboundMessage::Choice { id, label, .. } if label.is_empty() => format!("[{id}]"),
             InboundMessage::Choice { label, .. } => format!("[{label}]"),
             InboundMessage::Unsupported { kind } => format!("<{kind}>"),
+            InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
+            InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
+            InboundMessage::Ignored { reason } => format!("<ignored: {reason}>"),
         }
     }
+}
+
+/// An outbox payload: a message for a teacher, or a platform acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outbound {
+    /// Answer a Telegram callback query (stops the button's spinner).
+    Ack {
+        /// The callback query id.
+        answer_callback: String,
+    },
+    /// Show a reply.
+    Message(OutboundMessage),
 }
 
 /// A message for a teacher (the outbox payload).

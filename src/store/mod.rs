@@ -583,6 +583,86 @@ impl Store {
         Ok(done)
     }
 
+    /// Marks outbox messages as failed, with the reason (kept for the console and reports).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn mark_failed(
+        &self,
+        ids: &[i64],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use records::{rows_per_statement, value_rows_from};
+        let _turn = self.write_turn().await;
+        let mut done = 0;
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "UPDATE outbox SET status = 'failed', error = $1, sent_at = $2, attempts = attempts + 1 \
+                 WHERE status = 'pending' AND id IN (SELECT column1 FROM (VALUES {}) AS v)",
+                value_rows_from(&["BIGINT"], chunk.len(), 3)
+            );
+            done += on_pool!(self, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reason).bind(millis(now));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(pool).await?.rows_affected()
+            });
+        }
+        Ok(done)
+    }
+
+    /// Records whether a teacher can be reached on their channel.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn set_reachable(
+        &self,
+        channel: &str,
+        channel_user: &str,
+        reachable: bool,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE teachers SET reachable = $1 WHERE channel = $2 AND channel_user = $3";
+        let _turn = self.write_turn().await;
+        on_pool!(self, pool => sqlx::query(SQL).bind(reachable).bind(channel).bind(channel_user).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// Whether a teacher can be reached (`None` for an unknown teacher).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn reachable(
+        &self,
+        channel: &str,
+        channel_user: &str,
+    ) -> Result<Option<bool>, StoreError> {
+        const SQL: &str = "SELECT reachable FROM teachers WHERE channel = $1 AND channel_user = $2";
+        let found = on_pool!(self, pool => sqlx::query_scalar(SQL).bind(channel).bind(channel_user).fetch_optional(pool).await?);
+        Ok(found)
+    }
+
+    /// Outbox rows of one recipient with their status and error, oldest first (for tests and
+    /// the console): `(id, status, error)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn outbox_status(
+        &self,
+        channel: &str,
+        channel_user: &str,
+    ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+        const SQL: &str = "SELECT id, status, error FROM outbox WHERE channel = $1 AND channel_user = $2 ORDER BY id";
+        let rows = on_pool!(self, pool => sqlx::query_as(SQL).bind(channel).bind(channel_user).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Reads for progress, certificates and tests.
 

@@ -76,6 +76,8 @@ pub struct Commit {
     pub profile: Vec<(String, String)>,
     /// The teacher's language code.
     pub language: String,
+    /// A change of reachability (blocked or unblocked the bot), if any.
+    pub reachable: Option<bool>,
     /// The inbox events this commit consumed (one conversation's, in order).
     pub inbox_ids: Vec<i64>,
     /// When.
@@ -264,16 +266,16 @@ macro_rules! write_commits {
         let commits: &[$crate::store::Commit] = $commits;
         let ms = |at| $crate::store::millis(at);
 
-        for chunk in commits.chunks(rows_per_statement(6)) {
+        for chunk in commits.chunks(rows_per_statement(7)) {
             let sql = format!(
                 "UPDATE teachers SET state = v.column3, version = teachers.version + 1, language = v.column4, \
-                 profile = v.column5, updated_at = v.column6 FROM (VALUES {}) AS v \
-                 WHERE teachers.id = v.column1 AND teachers.version = v.column2",
-                value_rows(&["BIGINT", "BIGINT", "", "", "", "BIGINT"], chunk.len())
+                 profile = v.column5, updated_at = v.column6, reachable = COALESCE(v.column7, teachers.reachable) \
+                 FROM (VALUES {}) AS v WHERE teachers.id = v.column1 AND teachers.version = v.column2",
+                value_rows(&["BIGINT", "BIGINT", "", "", "", "BIGINT", "BOOLEAN"], chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
-                q = q.bind(c.teacher_id).bind(c.version).bind(&c.state).bind(&c.language).bind(&c.profile_json).bind(ms(c.now));
+                q = q.bind(c.teacher_id).bind(c.version).bind(&c.state).bind(&c.language).bind(&c.profile_json).bind(ms(c.now)).bind(c.reachable);
             }
             let updated = q.execute(&mut *$tx).await?;
             if updated.rows_affected() != chunk.len() as u64 {

@@ -81,6 +81,7 @@ async fn send(
         (None, Some(id)) if id.len() <= 128 => InboundMessage::Choice {
             id,
             label: body.label.unwrap_or_default(),
+            ack: None,
         },
         _ => {
             return problem(

@@ -1,7 +1,8 @@
-//! HTTP: the web chat, health checks. No SQL and no business rules here: handlers call
+//! HTTP: the web chat, the Telegram webhook, health checks. No SQL and no business rules here: handlers call
 //! [`Conversations`] and the [`crate::store::Store`] read methods.
 
 pub mod chat;
+pub mod telegram;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -19,6 +20,8 @@ const BODY_LIMIT: usize = 256 * 1024;
 pub struct AppState {
     /// The conversation service.
     pub conversations: Conversations,
+    /// The Telegram webhook secret; the webhook route answers 404 without one.
+    pub telegram_secret: Option<String>,
 }
 
 /// The application's routes.
@@ -26,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(chat::routes())
+        .merge(telegram::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

@@ -3,4 +3,5 @@
 mod support;
 
 mod health;
+mod telegram;
 mod web_chat;

@@ -49,12 +49,23 @@ impl TestApp {
 
     /// Spawns the app on an existing database (used to "restart" the app).
     pub async fn spawn_on(database: TestDatabase, content: PathBuf) -> TestApp {
-        let settings = Settings {
+        Self::spawn_configured(database, content, |_| {}).await
+    }
+
+    /// Spawns the app with settings adjusted by `configure` (a Telegram fake, for example).
+    pub async fn spawn_configured(
+        database: TestDatabase,
+        content: PathBuf,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = Settings {
             content_dir: content,
             database_url: database.url.clone(),
             max_connections: 4,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            telegram: None,
         };
+        configure(&mut settings);
         let app = Application::build(&settings, Clock::System)
             .await
             .expect("app builds");

@@ -1,0 +1,427 @@
+//! Telegram end to end: the app talks to the fake Bot API (`baithak::testkit::telegram`) in
+//! webhook and polling mode, on both backends.
+
+use std::time::Duration;
+
+use baithak::channel::telegram::client::BotApi;
+use baithak::channel::telegram::{Mode, RateLimits, TelegramSettings};
+use baithak::testkit::telegram::{
+    FakeTelegram, FakeTelegramOptions, Fault, SentMessage, UserHandle,
+};
+
+use crate::support::{Backend, TestApp, TestDatabase, fixture_content};
+
+const SECRET: &str = "test-secret_123";
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// The app wired to a fresh fake Bot API in `mode`, with sending limits `limits`.
+async fn spawn(
+    backend: Backend,
+    mode: Mode,
+    limits: RateLimits,
+) -> Option<(TestApp, FakeTelegram)> {
+    let fake = FakeTelegram::start(FakeTelegramOptions::default())
+        .await
+        .expect("fake starts");
+    let database = TestDatabase::create(backend).await?;
+    let settings = TelegramSettings {
+        token: fake.token().to_string(),
+        api_url: fake.api_url(),
+        mode,
+        webhook_secret: Some(SECRET.to_string()),
+        limits,
+    };
+    let app =
+        TestApp::spawn_configured(database, fixture_content(), |s| s.telegram = Some(settings))
+            .await;
+    if mode == Mode::Webhook {
+        let api = BotApi::new(&fake.api_url(), fake.token()).expect("client");
+        api.set_webhook(&app.url("/telegram/webhook"), SECRET)
+            .await
+            .expect("setWebhook");
+    }
+    Some((app, fake))
+}
+
+fn unlimited() -> RateLimits {
+    RateLimits {
+        global_per_second: 0,
+        per_chat_per_second: 0,
+        per_chat_burst: 0,
+    }
+}
+
+/// A teacher in a private chat with the bot on the fake.
+struct Teacher<'a> {
+    fake: &'a FakeTelegram,
+    user: UserHandle,
+    last_seen: i64,
+}
+
+impl<'a> Teacher<'a> {
+    fn new(fake: &'a FakeTelegram, id: i64, name: &str) -> Teacher<'a> {
+        Teacher {
+            fake,
+            user: fake.add_user(id, name, Some("en")),
+            last_seen: 0,
+        }
+    }
+
+    fn says(&self, text: &str) {
+        self.fake
+            .send_text(&self.user, text)
+            .expect("update queued");
+    }
+
+    fn taps(&self, label: &str) {
+        self.fake
+            .press_label(&self.user, label)
+            .expect("button pressed");
+    }
+
+    /// Waits for the next bot message containing `needle`; later messages stay unseen.
+    async fn expect(&mut self, needle: &str) -> SentMessage {
+        let after = self.last_seen;
+        let found = self
+            .fake
+            .wait_for(
+                self.user.id,
+                |m| m.message_id > after && m.visible_text().contains(needle),
+                DEADLINE,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.last_seen = found.message_id;
+        found
+    }
+}
+
+async fn onboard_and_pass_the_demo_module(teacher: &mut Teacher<'_>) {
+    teacher.says("/start");
+    teacher.expect("Choose your language").await;
+    teacher.taps("English");
+    teacher.expect("What is your name").await;
+    teacher.says("Rubina");
+    teacher.expect("Which grades").await;
+    teacher.says("2, 3");
+    teacher.expect("Agree?").await;
+    teacher.taps("Yes");
+    teacher.expect("Main menu").await;
+    teacher.taps("Lessons");
+    let part = teacher.expect("part 1 of 2").await;
+    assert_eq!(part.parse_mode.as_deref(), Some("HTML"));
+    assert!(
+        part.raw_text
+            .as_deref()
+            .is_some_and(|t| t.contains("<b>Demo module</b>")),
+        "{part:?}"
+    );
+    teacher.taps("Next ▶");
+    teacher.expect("part 2 of 2").await;
+    teacher.taps("Next ▶");
+    teacher.expect("Use the signal tomorrow").await;
+    teacher.taps("Next ▶");
+    teacher.expect("What happened?").await;
+    teacher.says("They loved it.");
+    teacher.expect("The class is noisy").await;
+    teacher.taps("Use the quiet signal");
+    teacher.expect("How often").await;
+    teacher.says("1");
+    let passed = teacher.expect("Certificate").await;
+    let code = passed
+        .visible_text()
+        .rsplit(' ')
+        .next()
+        .expect("code")
+        .to_string();
+    teacher.expect("Main menu").await;
+    teacher.taps("My progress");
+    let progress = teacher.expect("My progress").await;
+    assert!(
+        progress.visible_text().contains(&code),
+        "{}",
+        progress.visible_text()
+    );
+}
+
+macro_rules! both_modes_and_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn webhook_sqlite() {
+                let body = $body;
+                body(Backend::Sqlite, Mode::Webhook).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn webhook_postgres() {
+                let body = $body;
+                body(Backend::Postgres, Mode::Webhook).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn polling_sqlite() {
+                let body = $body;
+                body(Backend::Sqlite, Mode::Polling).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn polling_postgres() {
+                let body = $body;
+                body(Backend::Postgres, Mode::Polling).await;
+            }
+        }
+    };
+}
+
+both_modes_and_backends!(
+    a_teacher_onboards_takes_a_lesson_and_passes_its_quiz_on_telegram,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5001, "Rubina");
+
+        onboard_and_pass_the_demo_module(&mut teacher).await;
+
+        let answers = fake.callback_answers();
+        let presses = fake.requests_to("answerCallbackQuery").len();
+        assert!(presses >= 6, "every tap was answered: {presses}");
+        assert_eq!(answers.len(), presses);
+        app.stop().await;
+    }
+);
+
+both_modes_and_backends!(
+    every_fixture_update_is_handled_without_stalling,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5002, "Saima");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/telegram");
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .expect("fixtures")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.starts_with("tg")
+                    && n.as_bytes().get(2).is_some_and(u8::is_ascii_digit)
+                    && n != "tg25_getupdates_response_batch.json"
+            })
+            .collect();
+        names.sort();
+
+        for name in &names {
+            let update: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(format!("{dir}/{name}")).expect("read"),
+            )
+            .expect("json");
+            fake.send_update(update).expect("queued");
+        }
+        teacher.says("/start");
+        teacher.expect("Choose your language").await;
+
+        // The callbacks of the fixtures are answered too (their messages are not ours).
+        let answered = fake
+            .wait_until(DEADLINE, |f| {
+                f.callback_answers()
+                    .into_iter()
+                    .find(|a| a.callback_query_id == "1874464818486990916")
+            })
+            .await;
+        assert!(
+            answered.is_ok(),
+            "the fixture's callback query was answered"
+        );
+        app.stop().await;
+    }
+);
+
+both_modes_and_backends!(
+    blocking_is_recorded_a_403_stops_retries_and_writing_again_restores_delivery,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5003, "Farah");
+        let store = app.conversations.store();
+        let mut commits = app.conversations.subscribe();
+        let mut deliveries = app.conversations.subscribe_deliveries();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        teacher.says("/start");
+        teacher.expect("Choose your language").await;
+
+        fake.block(&teacher.user).expect("blocked");
+        while store.reachable("telegram", "5003").await.expect("read") != Some(false) {
+            tokio::time::timeout_at(deadline, commits.changed())
+                .await
+                .expect("block recorded")
+                .expect("alive");
+        }
+        fake.unblock(&teacher.user).expect("unblocked");
+        while store.reachable("telegram", "5003").await.expect("read") != Some(true) {
+            tokio::time::timeout_at(deadline, commits.changed())
+                .await
+                .expect("unblock recorded")
+                .expect("alive");
+        }
+        let blocked = Fault::Api {
+            code: 403,
+            description: "Forbidden: bot was blocked by the user".into(),
+        };
+        fake.fail_next_in_chat(5003, "sendMessage", 1, blocked);
+        let sends_before = fake.requests_to("sendMessage").len();
+        teacher.says("English");
+        while store.reachable("telegram", "5003").await.expect("read") != Some(false) {
+            tokio::time::timeout_at(deadline, deliveries.changed())
+                .await
+                .expect("403 recorded")
+                .expect("alive");
+        }
+
+        let attempts = fake.requests_to("sendMessage").len() - sends_before;
+        assert_eq!(attempts, 1, "one attempt, no retry storm");
+        let statuses = store
+            .outbox_status("telegram", "5003")
+            .await
+            .expect("outbox");
+        let (_, status, error) = statuses.last().expect("a row");
+        assert_eq!(
+            (status.as_str(), error.as_deref()),
+            ("failed", Some("Forbidden: bot was blocked by the user"))
+        );
+        teacher.says("Farah");
+        teacher.expect("Which grades").await;
+        assert_eq!(
+            store.reachable("telegram", "5003").await.expect("read"),
+            Some(true),
+            "writing again means reachable"
+        );
+        app.stop().await;
+    }
+);
+
+both_modes_and_backends!(
+    rate_limits_and_server_errors_delay_but_never_lose_a_reply,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5004, "Nadia");
+
+        fake.fail_next("sendMessage", 1, Fault::TooManyRequests { retry_after: 1 });
+        fake.fail_next(
+            "sendMessage",
+            1,
+            Fault::Api {
+                code: 500,
+                description: "Internal Server Error: try later".into(),
+            },
+        );
+        fake.fail_next("sendMessage", 1, Fault::Html { status: 502 });
+        teacher.says("/start");
+
+        teacher.expect("Choose your language").await;
+        let sent: Vec<String> = fake
+            .sent_to(5004)
+            .iter()
+            .map(|m| m.visible_text().to_string())
+            .collect();
+        assert_eq!(
+            sent.iter()
+                .filter(|t| t.contains("Choose your language"))
+                .count(),
+            1,
+            "{sent:?}"
+        );
+        app.stop().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_requests_with_a_wrong_secret_or_body_are_refused_and_nothing_is_stored() {
+    let Some((app, _fake)) = spawn(Backend::Sqlite, Mode::Webhook, unlimited()).await else {
+        return;
+    };
+    let url = app.url("/telegram/webhook");
+    let update = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/telegram/tg01_message_text_private.json"
+    ))
+    .expect("fixture");
+    let post = |secret: Option<&str>, body: Vec<u8>| {
+        let mut request = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send()
+    };
+
+    let missing = post(None, update.clone()).await.expect("post").status();
+    let wrong = post(Some("nope"), update.clone())
+        .await
+        .expect("post")
+        .status();
+    let malformed = post(Some(SECRET), b"{not json".to_vec())
+        .await
+        .expect("post")
+        .status();
+    let unknown = post(
+        Some(SECRET),
+        br#"{"update_id": 77, "new_update_kind": {}}"#.to_vec(),
+    )
+    .await
+    .expect("post")
+    .status();
+
+    assert_eq!(
+        (
+            missing.as_u16(),
+            wrong.as_u16(),
+            malformed.as_u16(),
+            unknown.as_u16()
+        ),
+        (401, 401, 400, 200)
+    );
+    let pending = app
+        .conversations
+        .store()
+        .pending_inbox(10)
+        .await
+        .expect("inbox");
+    assert!(
+        pending.iter().all(|e| e.external_id == "77"),
+        "only the valid update was stored: {pending:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_a_clear_start_up_error() {
+    let fake = FakeTelegram::start(FakeTelegramOptions::default())
+        .await
+        .expect("fake starts");
+    let settings = TelegramSettings {
+        token: "123:wrong".into(),
+        api_url: fake.api_url(),
+        mode: Mode::Polling,
+        webhook_secret: None,
+        limits: RateLimits::default(),
+    };
+
+    let err = baithak::startup::connect_telegram(&settings)
+        .await
+        .expect_err("refused");
+
+    assert!(
+        err.to_string()
+            .contains("Telegram refused TELEGRAM_BOT_TOKEN"),
+        "{err}"
+    );
+}
