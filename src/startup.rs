@@ -41,7 +41,11 @@ impl Application {
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let conversations = open(settings, clock).await?;
         let telegram = match &settings.telegram {
-            Some(telegram) => Some((telegram.clone(), connect_telegram(telegram).await?)),
+            Some(telegram) => {
+                let api = connect_telegram(telegram).await?;
+                register_commands(&api, &conversations).await;
+                Some((telegram.clone(), api))
+            }
             None => None,
         };
         let listener = TcpListener::bind(settings.listen)
@@ -106,7 +110,7 @@ impl Application {
         // Let the worker finish the batch in hand (its transaction commits or rolls back whole).
         stop.notify_one();
         let _ = worker.await;
-        telegram_stop.notify_waiters();
+        let _ = telegram_stop.send(true);
         for task in telegram_tasks {
             let _ = task.await;
         }
@@ -122,17 +126,21 @@ impl Application {
     fn start_telegram(
         &self,
     ) -> (
-        std::sync::Arc<tokio::sync::Notify>,
+        tokio::sync::watch::Sender<bool>,
         Vec<tokio::task::JoinHandle<()>>,
     ) {
-        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        // A watch, not a Notify: the stop must hold even for a task that has not yet started
+        // waiting for it.
+        let (stop, _) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         let Some((settings, api)) = &self.telegram else {
             return (stop, tasks);
         };
-        let stopped = |stop: &std::sync::Arc<tokio::sync::Notify>| {
-            let stop = std::sync::Arc::clone(stop);
-            async move { stop.notified().await }
+        let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+            let mut stopped = stop.subscribe();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
         };
         if settings.mode == Mode::Polling {
             let polling = polling::run(api.clone(), self.conversations.clone(), stopped(&stop));
@@ -141,6 +149,21 @@ impl Application {
         let dispatcher = Dispatcher::new(api.clone(), self.conversations.clone(), settings.limits);
         tasks.push(tokio::spawn(dispatcher.run(stopped(&stop))));
         (stop, tasks)
+    }
+}
+
+/// Registers the "/" command menu in every language (English as the default); a failure is
+/// logged, not fatal: the commands work when typed anyway.
+async fn register_commands(api: &BotApi, conversations: &Conversations) {
+    let content = conversations.content().get();
+    for lang in crate::language::Lang::ALL {
+        let params = crate::channel::telegram::render::commands(&content.dialogues, lang);
+        if let Err(err) = api
+            .call("setMyCommands", &params, Duration::from_secs(15))
+            .await
+        {
+            tracing::warn!(error = %err, %lang, "setMyCommands failed");
+        }
     }
 }
 

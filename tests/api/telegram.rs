@@ -425,3 +425,61 @@ async fn a_wrong_token_is_a_clear_start_up_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_menu_is_registered_in_every_language() {
+    let Some((app, fake)) = spawn(Backend::Sqlite, Mode::Polling, unlimited()).await else {
+        return;
+    };
+
+    let calls = fake.requests_to("setMyCommands");
+
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    let urdu = calls
+        .iter()
+        .find(|c| c.params["language_code"] == "ur")
+        .expect("an Urdu command menu");
+    let menu = urdu.params["commands"]
+        .as_array()
+        .expect("commands")
+        .iter()
+        .find(|c| c["command"] == "menu")
+        .expect("/menu");
+    assert_eq!(menu["description"], "مین مینو");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_chat_rate_limits_space_out_messages_to_one_teacher() {
+    let limits = RateLimits {
+        global_per_second: 30,
+        per_chat_per_second: 5,
+        per_chat_burst: 1,
+    };
+    let Some((app, fake)) = spawn(Backend::Sqlite, Mode::Polling, limits).await else {
+        return;
+    };
+    let mut teacher = Teacher::new(&fake, 5005, "Hina");
+
+    // Onboarding's first step sends two messages (welcome, language question) back to back.
+    teacher.says("/start");
+    teacher.expect("Choose your language").await;
+    teacher.taps("English");
+    teacher.expect("What is your name").await;
+
+    let times: Vec<_> = fake
+        .requests_to("sendMessage")
+        .into_iter()
+        .filter(|r| r.params["chat_id"] == 5005)
+        .map(|r| r.at)
+        .collect();
+    assert!(times.len() >= 2, "{times:?}");
+    for pair in times.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!(
+            gap >= 150,
+            "messages to one chat at most 5 a second: {gap} ms apart"
+        );
+    }
+    app.stop().await;
+}

@@ -13,6 +13,28 @@ use serde_json::{Value, json};
 
 use crate::dialogue::{Button, Reply};
 
+/// The `setMyCommands` parameters for one language: `/start`, `/menu`, `/help`, `/language`
+/// with descriptions from the system texts (`command_<name>`), so the "/" menu speaks the
+/// teacher's language. <https://core.telegram.org/bots/api#setmycommands>
+#[must_use]
+pub fn commands(dialogues: &crate::dialogue::Dialogues, lang: crate::language::Lang) -> Value {
+    let commands: Vec<Value> = crate::dialogue::system::COMMANDS
+        .iter()
+        .map(|name| {
+            let description = dialogues
+                .texts
+                .get(&format!("command_{name}"))
+                .map_or_else(|| (*name).to_string(), |t| t.get(lang).to_string());
+            json!({ "command": name, "description": description })
+        })
+        .collect();
+    let mut params = json!({ "commands": commands });
+    if lang != crate::language::Lang::En {
+        params["language_code"] = json!(lang.code());
+    }
+    params
+}
+
 /// Visible characters per message we aim for: under Telegram's 4,096 with room for the
 /// counting differences between clients and servers.
 pub const MAX_TEXT_CHARS: usize = 3_900;
