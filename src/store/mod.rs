@@ -187,18 +187,10 @@ impl Store {
     ///
     /// [`StoreError::Database`].
     pub async fn record_inbound(&self, event: &NewInbound<'_>) -> Result<Option<i64>, StoreError> {
-        let _turn = self.write_turn().await;
-        const SQL: &str = "INSERT INTO inbox (channel, external_id, channel_user, payload, received_at) \
-                           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, external_id) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(SQL)
-            .bind(event.channel)
-            .bind(event.external_id)
-            .bind(event.channel_user)
-            .bind(event.payload)
-            .bind(millis(event.received_at))
-            .fetch_optional(pool)
-            .await?);
-        Ok(id)
+        let ids = self
+            .record_inbound_many(std::slice::from_ref(event))
+            .await?;
+        Ok(ids.into_iter().next().flatten())
     }
 
     /// Stores many inbound events in one statement; for each, its id or `None` when it was
@@ -333,33 +325,11 @@ impl Store {
         initial_state: &str,
         now: DateTime<Utc>,
     ) -> Result<Conversation, StoreError> {
-        const INSERT: &str = "INSERT INTO teachers (channel, channel_user, state, created_at, updated_at) \
-                              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (channel, channel_user) DO NOTHING";
-        const SELECT: &str =
-            "SELECT id, state, version FROM teachers WHERE channel = $1 AND channel_user = $2";
-        let row: Option<(i64, String, i64)> = on_pool!(self, pool => {
-            let found = sqlx::query_as(SELECT).bind(channel).bind(channel_user).fetch_optional(pool).await?;
-            match found {
-                Some(row) => Some(row),
-                None => {
-                    let _turn = self.write_turn().await;
-                    sqlx::query(INSERT)
-                        .bind(channel)
-                        .bind(channel_user)
-                        .bind(initial_state)
-                        .bind(millis(now))
-                        .execute(pool)
-                        .await?;
-                    sqlx::query_as(SELECT).bind(channel).bind(channel_user).fetch_optional(pool).await?
-                }
-            }
-        });
-        let (teacher_id, state, version) = row.ok_or(StoreError::NotFound)?;
-        Ok(Conversation {
-            teacher_id,
-            state,
-            version,
-        })
+        let key = (channel.to_string(), channel_user.to_string());
+        let mut found = self
+            .load_conversations(std::slice::from_ref(&key), initial_state, now)
+            .await?;
+        found.remove(&key).ok_or(StoreError::NotFound)
     }
 
     /// Loads (creating on first contact, with `initial_state`) the conversations of many
