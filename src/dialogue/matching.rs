@@ -149,6 +149,12 @@ fn unique(choices: &[Candidates], pred: impl Fn(&str) -> bool) -> Option<usize> 
 }
 
 fn best_fuzzy(typed: &str, choices: &[Candidates]) -> Option<usize> {
+    // A typo of a label is about as long as the label; comparing a paragraph with every label
+    // costs time (a 10,000-character message) and can never reach the threshold anyway.
+    const LONGEST_TYPO: usize = 80;
+    if typed.chars().count() > LONGEST_TYPO {
+        return None;
+    }
     let mut scored: Vec<(f64, usize)> = choices
         .iter()
         .enumerate()
