@@ -527,30 +527,13 @@ impl Store {
         Ok(done)
     }
 
-    /// Marks outbox messages as sent, by id.
+    /// Marks outbox messages as sent, by id; returns how many were still pending.
     ///
     /// # Errors
     ///
     /// [`StoreError::Database`].
     pub async fn mark_sent(&self, ids: &[i64], now: DateTime<Utc>) -> Result<u64, StoreError> {
-        use records::{rows_per_statement, value_rows_from};
-        let _turn = self.write_turn().await;
-        let mut done = 0;
-        for chunk in ids.chunks(rows_per_statement(1)) {
-            let sql = format!(
-                "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 \
-                 WHERE status = 'pending' AND id IN (SELECT column1 FROM (VALUES {}) AS v)",
-                value_rows_from(&["BIGINT"], chunk.len(), 2)
-            );
-            done += on_pool!(self, pool => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(millis(now));
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(pool).await?.rows_affected()
-            });
-        }
-        Ok(done)
+        self.settle(ids, "sent", None, now).await
     }
 
     /// Marks outbox messages as failed, with the reason (kept for the console and reports).
@@ -564,17 +547,28 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.settle(ids, "failed", Some(reason), now).await
+    }
+
+    /// Moves pending outbox rows to `status` (`sent` or `failed`).
+    async fn settle(
+        &self,
+        ids: &[i64],
+        status: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         use records::{rows_per_statement, value_rows_from};
         let _turn = self.write_turn().await;
         let mut done = 0;
         for chunk in ids.chunks(rows_per_statement(1)) {
             let sql = format!(
-                "UPDATE outbox SET status = 'failed', error = $1, sent_at = $2, attempts = attempts + 1 \
+                "UPDATE outbox SET status = $1, error = $2, sent_at = $3, attempts = attempts + 1 \
                  WHERE status = 'pending' AND id IN (SELECT column1 FROM (VALUES {}) AS v)",
-                value_rows_from(&["BIGINT"], chunk.len(), 3)
+                value_rows_from(&["BIGINT"], chunk.len(), 4)
             );
             done += on_pool!(self, pool => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reason).bind(millis(now));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).bind(error).bind(millis(now));
                 for id in chunk {
                     q = q.bind(*id);
                 }
