@@ -2,8 +2,8 @@
 //! on SQLite and (when given a URL) PostgreSQL, with simulated teachers. Prints a table.
 //!
 //! Each simulated teacher answers like a patient tester: it taps the first button of the last
-//! reply, or types `3` when there is none (a valid answer to every question the content asks),
-//! so it walks onboarding, menus, lessons and quizzes.
+//! reply, or types [`ANSWER`] when there is none (a valid answer to every question the content
+//! asks: a name, a district, grades), so it walks onboarding, menus, lessons and quizzes.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -18,6 +18,10 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::conversation::Conversations;
 use crate::dialogue::{self, Effect, Input, State};
+
+/// What a simulated teacher types when a question has no buttons: valid as a name, a school
+/// and a list of grades alike.
+pub const ANSWER: &str = "Amina 3";
 
 /// Runs every benchmark and prints the table.
 ///
@@ -212,14 +216,16 @@ async fn teacher(
                 label: String::new(),
                 ack: None,
             },
-            None => InboundMessage::Text { text: "3".into() },
+            None => InboundMessage::Text {
+                text: ANSWER.into(),
+            },
         };
     }
     Ok(latencies)
 }
 
 fn next_input(button: Option<String>) -> Input {
-    button.map_or_else(|| Input::Text("3".into()), Input::Choice)
+    button.map_or_else(|| Input::Text(ANSWER.into()), Input::Choice)
 }
 
 fn row(label: &str, events: usize, secs: f64, latencies: Option<&mut Vec<Duration>>) {

@@ -149,6 +149,9 @@ pub enum Command {
     Migrate,
     /// Measure the engine and the end-to-end pipeline; print a table.
     Bench {
+        /// Benchmark a channel end to end instead (`bench telegram`).
+        #[command(subcommand)]
+        channel: Option<BenchChannel>,
         /// Simulated teachers.
         #[arg(long, default_value_t = 1000)]
         teachers: usize,
@@ -159,6 +162,41 @@ pub enum Command {
         #[arg(long, env = "BAITHAK_BENCH_POSTGRES")]
         postgres: Option<String>,
     },
+}
+
+/// Channel benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchChannel {
+    /// The bot as a child process against the fake Bot API, with simulated teachers.
+    Telegram {
+        /// Simulated teachers.
+        #[arg(long, default_value_t = 1000)]
+        teachers: usize,
+        /// Messages each teacher sends (each waits for the bot's reply).
+        #[arg(long, default_value_t = 20)]
+        messages: usize,
+        /// How updates reach the bot.
+        #[arg(long = "mode", id = "bench_mode", value_enum, default_value = "both")]
+        mode: BenchMode,
+        /// Also run on this PostgreSQL database (e.g. postgres://postgres@127.0.0.1/test).
+        #[arg(long, env = "BAITHAK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// Crash check: kill the bot with SIGKILL this many times per run at random moments,
+        /// restart it, then report lost replies and duplicate messages.
+        #[arg(long, default_value_t = 0)]
+        crash: usize,
+    },
+}
+
+/// Which Telegram modes `bench telegram` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchMode {
+    /// Webhook only.
+    Webhook,
+    /// Polling only.
+    Polling,
+    /// Webhook, then polling.
+    Both,
 }
 
 /// Telegram set-up actions.
@@ -241,6 +279,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            channel:
+                Some(BenchChannel::Telegram {
+                    teachers,
+                    messages,
+                    mode,
+                    postgres,
+                    crash,
+                }),
+            ..
+        } => {
+            crate::telemetry::init("error");
+            let modes: &[Mode] = match mode {
+                BenchMode::Webhook => &[Mode::Webhook],
+                BenchMode::Polling => &[Mode::Polling],
+                BenchMode::Both => &[Mode::Webhook, Mode::Polling],
+            };
+            crate::bench_telegram::run(
+                &settings.content_dir,
+                teachers,
+                messages,
+                modes,
+                postgres.as_deref(),
+                crash,
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            channel: None,
             teachers,
             messages,
             postgres,

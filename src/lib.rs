@@ -18,6 +18,7 @@
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API) for tests and the benchmark.
 
 pub mod bench;
+pub mod bench_telegram;
 pub mod channel;
 pub mod cli;
 pub mod clock;

@@ -454,6 +454,46 @@ impl FakeTelegram {
         })
     }
 
+    /// Waits until the bot has sent `chat_id` a message with an id above `after` and returns the
+    /// bot's messages there that are newer than `after`, oldest first. Wakes only when a bot call
+    /// names this chat (in `chat_id`), so thousands of concurrent waiters stay cheap; meant for
+    /// private chats, where the chat id is the user id.
+    ///
+    /// # Errors
+    ///
+    /// Nothing new within `deadline`.
+    pub async fn wait_for_new(
+        &self,
+        chat_id: i64,
+        after: i64,
+        deadline: Duration,
+    ) -> Result<Vec<SentMessage>, WaitError> {
+        let watcher = self.shared().chat_watcher(chat_id);
+        let end = Instant::now() + deadline;
+        let newer = |telegram: &FakeTelegram| {
+            let found: Vec<SentMessage> = telegram
+                .sent_to(chat_id)
+                .into_iter()
+                .filter(|message| message.message_id > after)
+                .collect();
+            (!found.is_empty()).then_some(found)
+        };
+        loop {
+            let notified = watcher.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = newer(self) {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(end, notified).await.is_err() {
+                return newer(self).ok_or_else(|| WaitError {
+                    what: format!("a bot message in chat {chat_id} after message {after}"),
+                    waited: deadline,
+                });
+            }
+        }
+    }
+
     /// Waits until `check` returns `Some`, re-checking after every change to the fake.
     ///
     /// # Errors

@@ -60,6 +60,10 @@ struct ChatState {
     waiting: HashMap<String, (Instant, Duration)>,
     /// Nobody is sent to before this (a flood wait that applies to the whole bot).
     all_wait: Option<Instant>,
+    /// Per chat, the highest outbox id this process has finished with (sent and recorded, or
+    /// failed). A read of pending rows that raced a chat's task may still list such a row after
+    /// the task ended; without this it would be sent twice.
+    done_up_to: HashMap<String, i64>,
 }
 
 /// How a chat's turn ended.
@@ -140,7 +144,7 @@ impl Dispatcher {
         }
         let now = Instant::now();
         let mut started = false;
-        for (chat, rows) in chats {
+        for (chat, mut rows) in chats {
             {
                 let mut state = self
                     .state
@@ -148,6 +152,12 @@ impl Dispatcher {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if state.all_wait.is_some_and(|t| t > now) {
                     return started;
+                }
+                if let Some(&done) = state.done_up_to.get(&chat) {
+                    rows.retain(|row| row.id > done);
+                    if rows.is_empty() {
+                        continue;
+                    }
                 }
                 let waiting = state
                     .waiting
@@ -217,6 +227,16 @@ impl Dispatcher {
             .min(Duration::from_secs(1))
     }
 
+    /// Remembers that `chat`'s rows up to `id` are finished with.
+    fn done(&self, chat: &str, id: i64) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let done = state.done_up_to.entry(chat.to_string()).or_insert(id);
+        *done = (*done).max(id);
+    }
+
     /// Sends one chat's rows in order until done or told to wait.
     async fn send_chat(&self, chat: &str, rows: Vec<OutboxMessage>) -> Turn {
         let store = self.conversations.store();
@@ -229,6 +249,7 @@ impl Dispatcher {
                         warn!(outbox.id = row.id, error = %err, "sent but not recorded; it may be sent again");
                         return Turn::Wait(Duration::from_secs(1), false);
                     }
+                    self.done(chat, row.id);
                 }
                 Err(ApiError::RetryAfter(wait)) => {
                     info!(
@@ -240,13 +261,17 @@ impl Dispatcher {
                 Err(ApiError::Unreachable(reason)) => {
                     let ids: Vec<i64> = std::iter::once(row.id).chain(iter.map(|r| r.id)).collect();
                     info!(outbox.rows = ids.len(), %reason, "teacher unreachable on Telegram; pending messages failed");
-                    let _ = store.mark_failed(&ids, &reason, now()).await;
+                    if store.mark_failed(&ids, &reason, now()).await.is_ok() {
+                        self.done(chat, ids.iter().copied().max().unwrap_or(row.id));
+                    }
                     let _ = store.set_reachable(CHANNEL, chat, false).await;
                     return Turn::Done;
                 }
                 Err(ApiError::Rejected(reason)) => {
                     warn!(outbox.id = row.id, %reason, "Telegram rejected a message; marked failed");
-                    let _ = store.mark_failed(&[row.id], &reason, now()).await;
+                    if store.mark_failed(&[row.id], &reason, now()).await.is_ok() {
+                        self.done(chat, row.id);
+                    }
                 }
                 Err(ApiError::Unauthorized) => {
                     warn!("Telegram refused the bot token; sending paused");

@@ -2,7 +2,8 @@
 //! control operations themselves (the Rust API and `/_fake/...` both call these): users typing,
 //! pressing buttons, blocking the bot; groups and forums; reading back what the bot did.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -26,6 +27,10 @@ pub(crate) struct Shared {
     pub observed: Notify,
     /// Client for webhook deliveries.
     pub client: reqwest::Client,
+    /// Per-chat wake-ups for [`FakeTelegram::wait_for_new`](super::FakeTelegram::wait_for_new):
+    /// a bot call naming a chat wakes only that chat's waiters, so thousands of waiting chats
+    /// cost one wake-up per message instead of one per waiter.
+    chat_watchers: Mutex<HashMap<i64, Arc<Notify>>>,
 }
 
 impl Shared {
@@ -36,6 +41,33 @@ impl Shared {
             updates: Notify::new(),
             observed: Notify::new(),
             client,
+            chat_watchers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The wake-up of one chat (created on first use).
+    pub fn chat_watcher(&self, chat_id: i64) -> Arc<Notify> {
+        self.chat_watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(chat_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Wakes the waiters of the chat a bot call named in `chat_id`, if any.
+    pub fn notify_chat(&self, params: &Params) {
+        let Some(chat_id) = params.i64("chat_id") else {
+            return;
+        };
+        let watcher = self
+            .chat_watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&chat_id)
+            .cloned();
+        if let Some(watcher) = watcher {
+            watcher.notify_waiters();
         }
     }
 

@@ -153,6 +153,7 @@ async fn handle(shared: &Shared, method: &str, params: &Params) -> Response {
         return get_updates(shared, params).await;
     }
     let result = shared.mutate(|state| methods::call(state, method, params));
+    shared.notify_chat(params);
     match result {
         Ok(reply) => reply.into_response(),
         Err(error) => error.into_response(),

@@ -103,4 +103,5 @@ fn run_reply_method(shared: &Shared, mut reply: Map<String, Value>) {
     shared.log_request(method, &params, RequestSource::WebhookReply);
     // The result is dropped: "it's not possible to know that such a request was successful".
     let _ = shared.mutate(|state| methods::call(state, method, &params));
+    shared.notify_chat(&params);
 }
