@@ -228,21 +228,29 @@ fn next_input(button: Option<String>) -> Input {
     button.map_or_else(|| Input::Text(ANSWER.into()), Input::Choice)
 }
 
+/// The `q` quantile (0.0–1.0) of sorted latencies, in milliseconds, as table text (`–` when
+/// there are none).
+#[must_use]
+pub fn percentile_ms(sorted: &[Duration], q: f64) -> String {
+    if sorted.is_empty() {
+        return "–".to_string();
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    format!("{:.2}", sorted[i].as_secs_f64() * 1000.0)
+}
+
 fn row(label: &str, events: usize, secs: f64, latencies: Option<&mut Vec<Duration>>) {
     #[allow(clippy::cast_precision_loss)] // event counts are far below 2^52
     let rate = events as f64 / secs.max(1e-9);
     let (p50, p99) = match latencies {
         Some(l) if !l.is_empty() => {
             l.sort();
-            let pick = |q: f64| {
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    clippy::cast_precision_loss
-                )]
-                let i = ((l.len() - 1) as f64 * q).round() as usize;
-                format!("{:.2}", l[i].as_secs_f64() * 1000.0)
-            };
+            let pick = |q: f64| percentile_ms(l, q);
             (pick(0.5), pick(0.99))
         }
         _ => ("–".to_string(), "–".to_string()),

@@ -174,18 +174,7 @@ fn print_row(label: &str, report: &mut LoadReport) {
     let rate = events as f64 / report.secs.max(1e-9);
     let l = &mut report.latencies;
     l.sort();
-    let pick = |q: f64| {
-        if l.is_empty() {
-            return "–".to_string();
-        }
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let i = ((l.len() - 1) as f64 * q).round() as usize;
-        format!("{:.2}", l[i].as_secs_f64() * 1000.0)
-    };
+    let pick = |q: f64| crate::bench::percentile_ms(l, q);
     println!(
         "| {label} | {events} | {:.2} | {rate:.0} | {} | {} | {} | {:.2} | {:.1} |",
         report.secs,
