@@ -346,37 +346,13 @@ impl Store {
     ) -> Result<HashMap<(String, String), Conversation>, StoreError> {
         use records::{rows_per_statement, value_rows};
         let mut found = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(rows_per_statement(2)) {
-            let select = format!(
-                "SELECT t.channel, t.channel_user, t.id, t.state, t.version FROM teachers t \
-                 JOIN (VALUES {}) AS v ON t.channel = v.column1 AND t.channel_user = v.column2",
-                value_rows(&["", ""], chunk.len())
-            );
-            let rows: Vec<(String, String, i64, String, i64)> = on_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
-                for (channel, user) in chunk {
-                    q = q.bind(channel).bind(user);
-                }
-                q.fetch_all(pool).await?
-            });
-            let missing: Vec<&(String, String)> = {
-                let have: std::collections::HashSet<(&str, &str)> =
-                    rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
-                chunk
-                    .iter()
-                    .filter(|(c, u)| !have.contains(&(c.as_str(), u.as_str())))
-                    .collect()
-            };
-            for (channel, user, teacher_id, state, version) in rows {
-                found.insert(
-                    (channel, user),
-                    Conversation {
-                        teacher_id,
-                        state,
-                        version,
-                    },
-                );
-            }
+        for chunk in keys.chunks(rows_per_statement(5)) {
+            let all: Vec<&(String, String)> = chunk.iter().collect();
+            found.extend(self.select_conversations(&all).await?);
+            let missing: Vec<&(String, String)> = all
+                .into_iter()
+                .filter(|k| !found.contains_key(*k))
+                .collect();
             if missing.is_empty() {
                 continue;
             }
@@ -388,32 +364,49 @@ impl Store {
             {
                 let _turn = self.write_turn().await;
                 on_pool!(self, pool => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(insert));
                     for (channel, user) in &missing {
                         q = q.bind(channel).bind(user).bind(initial_state).bind(millis(now)).bind(millis(now));
                     }
                     q.execute(pool).await.map(drop)?
                 });
             }
-            let again: Vec<(String, String, i64, String, i64)> = on_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
-                for (channel, user) in chunk {
-                    q = q.bind(channel).bind(user);
-                }
-                q.fetch_all(pool).await?
-            });
-            for (channel, user, teacher_id, state, version) in again {
-                found.insert(
+            // Only the new ones are read back (another instance may have created some first).
+            found.extend(self.select_conversations(&missing).await?);
+        }
+        Ok(found)
+    }
+
+    /// The existing conversations among `keys`.
+    async fn select_conversations(
+        &self,
+        keys: &[&(String, String)],
+    ) -> Result<Vec<((String, String), Conversation)>, StoreError> {
+        let sql = format!(
+            "SELECT t.channel, t.channel_user, t.id, t.state, t.version FROM teachers t \
+             JOIN (VALUES {}) AS v ON t.channel = v.column1 AND t.channel_user = v.column2",
+            records::value_rows(&["", ""], keys.len())
+        );
+        let rows: Vec<(String, String, i64, String, i64)> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for (channel, user) in keys {
+                q = q.bind(channel).bind(user);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(channel, user, teacher_id, state, version)| {
+                (
                     (channel, user),
                     Conversation {
                         teacher_id,
                         state,
                         version,
                     },
-                );
-            }
-        }
-        Ok(found)
+                )
+            })
+            .collect())
     }
 
     /// Writes the outcome of one step in one transaction.
