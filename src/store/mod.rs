@@ -95,6 +95,9 @@ macro_rules! on_pool {
     };
 }
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 512;
+
 impl Store {
     /// Opens the database at `url`, creating a SQLite file if missing, and applies migrations.
     ///
@@ -111,7 +114,9 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 // 16 MiB of page cache per connection (the default is 2 MiB).
-                .pragma("cache_size", "-16000");
+                .pragma("cache_size", "-16000")
+                // Room for every multi-row statement shape (see `records::pow2_chunks`).
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
@@ -124,7 +129,9 @@ impl Store {
                 .map_err(OpenError::Migrate)?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+            let options = PgConnectOptions::from_str(url)
+                .map_err(OpenError::Connect)?
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(5))
@@ -203,10 +210,10 @@ impl Store {
         &self,
         events: &[NewInbound<'_>],
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        use records::{rows_per_statement, value_rows};
+        use records::value_rows;
         let mut ids: HashMap<(String, String), i64> = HashMap::with_capacity(events.len());
         let _turn = self.write_turn().await;
-        for chunk in events.chunks(rows_per_statement(5)) {
+        for chunk in records::pow2_chunks(events, 5) {
             let sql = format!(
                 "INSERT INTO inbox (channel, external_id, channel_user, payload, received_at) VALUES {} \
                  ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id, id",
@@ -344,9 +351,9 @@ impl Store {
         initial_state: &str,
         now: DateTime<Utc>,
     ) -> Result<HashMap<(String, String), Conversation>, StoreError> {
-        use records::{rows_per_statement, value_rows};
+        use records::value_rows;
         let mut found = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(rows_per_statement(5)) {
+        for chunk in records::pow2_chunks(keys, 5) {
             let all: Vec<&(String, String)> = chunk.iter().collect();
             found.extend(self.select_conversations(&all).await?);
             let missing: Vec<&(String, String)> = all
@@ -484,10 +491,25 @@ impl Store {
         channel: &str,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.pending_outbox_after(channel, 0, limit).await
+    }
+
+    /// Pending outbox messages of a channel with an id above `after_id`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn pending_outbox_after(
+        &self,
+        channel: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         const SQL: &str = "SELECT id, teacher_id, channel, channel_user, payload, created_at, status FROM outbox \
-                           WHERE status = 'pending' AND channel = $1 ORDER BY id LIMIT $2";
+                           WHERE status = 'pending' AND channel = $1 AND id > $2 ORDER BY id LIMIT $3";
         let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, String, String, String, i64, String)>(SQL)
             .bind(channel)
+            .bind(after_id)
             .bind(limit)
             .fetch_all(pool)
             .await?);
@@ -551,10 +573,10 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        use records::{rows_per_statement, value_rows_from};
+        use records::value_rows_from;
         let _turn = self.write_turn().await;
         let mut done = 0;
-        for chunk in ids.chunks(rows_per_statement(1)) {
+        for chunk in records::pow2_chunks(ids, 1) {
             let sql = format!(
                 "UPDATE outbox SET status = $1, error = $2, sent_at = $3, attempts = attempts + 1 \
                  WHERE status = 'pending' AND id IN (SELECT column1 FROM (VALUES {}) AS v)",

@@ -230,6 +230,24 @@ pub fn rows_per_statement(columns: usize) -> usize {
     (16_000 / columns.max(1)).max(1)
 }
 
+/// Splits `items` into statements of at most [`rows_per_statement`]`(columns)` rows whose sizes
+/// are powers of two (37 rows → 32 + 4 + 1). A multi-row statement's SQL text depends on its row
+/// count, and each text is prepared and cached per connection: with sizes from a dozen powers
+/// of two the cache holds every shape instead of re-preparing a new one for every batch size.
+pub fn pow2_chunks<T>(items: &[T], columns: usize) -> impl Iterator<Item = &[T]> {
+    let cap = 1usize << rows_per_statement(columns).ilog2();
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = (1usize << rest.len().ilog2()).min(cap);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 /// Lesson progress of a batch, one row per teacher and module (a multi-row upsert may not touch
 /// the same row twice): the furthest part, done if any step finished it.
 #[must_use]
@@ -262,11 +280,11 @@ pub fn merged_lessons(commits: &[Commit]) -> Vec<(i64, i64, &LessonRecord, bool,
 /// `Err(StoreError::Conflict)` from the enclosing function when any teacher's version moved.
 macro_rules! write_commits {
     ($tx:ident, $commits:expr) => {{
-        use $crate::store::records::{rows_per_statement, value_rows};
+        use $crate::store::records::{pow2_chunks, value_rows};
         let commits: &[$crate::store::Commit] = $commits;
         let ms = |at| $crate::store::millis(at);
 
-        for chunk in commits.chunks(rows_per_statement(7)) {
+        for chunk in pow2_chunks(&commits, 7) {
             let sql = format!(
                 "UPDATE teachers SET state = v.column3, version = teachers.version + 1, language = v.column4, \
                  profile = v.column5, updated_at = v.column6, reachable = COALESCE(v.column7, teachers.reachable) \
@@ -305,7 +323,7 @@ macro_rules! write_commits {
             })
             .filter(|(_, row)| row.iter().any(Option::is_some))
             .collect();
-        for chunk in profiles.chunks(rows_per_statement(8)) {
+        for chunk in pow2_chunks(&profiles, 8) {
             let sql = format!(
                 "UPDATE teachers SET name = COALESCE(v.column2, teachers.name), role = COALESCE(v.column3, teachers.role), \
                  district = COALESCE(v.column4, teachers.district), school = COALESCE(v.column5, teachers.school), \
@@ -324,7 +342,7 @@ macro_rules! write_commits {
         }
 
         let done: Vec<(i64, i64)> = commits.iter().flat_map(|c| c.inbox_ids.iter().map(move |id| (*id, ms(c.now)))).collect();
-        for chunk in done.chunks(rows_per_statement(2)) {
+        for chunk in pow2_chunks(&done, 2) {
             let sql = format!(
                 "UPDATE inbox SET status = 'done', processed_at = v.column2 FROM (VALUES {}) AS v \
                  WHERE inbox.id = v.column1",
@@ -339,7 +357,7 @@ macro_rules! write_commits {
 
         let transcript: Vec<(&$crate::store::Commit, &$crate::store::TranscriptEntry)> =
             commits.iter().flat_map(|c| c.transcript.iter().map(move |t| (c, t))).collect();
-        for chunk in transcript.chunks(rows_per_statement(5)) {
+        for chunk in pow2_chunks(&transcript, 5) {
             let sql = format!(
                 "INSERT INTO transcript (teacher_id, at, direction, node, body) VALUES {}",
                 value_rows(&["", "", "", "", ""], chunk.len())
@@ -352,7 +370,7 @@ macro_rules! write_commits {
         }
 
         let lessons = $crate::store::records::merged_lessons(commits);
-        for chunk in lessons.chunks(rows_per_statement(6)) {
+        for chunk in pow2_chunks(&lessons, 6) {
             let sql = format!(
                 "INSERT INTO lesson_progress (teacher_id, module, part, parts, started_at, updated_at, completed_at) \
                  SELECT column1, column2, column3, column4, column5, column5, column6 FROM (VALUES {}) AS v \
@@ -372,7 +390,7 @@ macro_rules! write_commits {
 
         let reflections: Vec<(&$crate::store::Commit, &(String, String))> =
             commits.iter().flat_map(|c| c.reflections.iter().map(move |r| (c, r))).collect();
-        for chunk in reflections.chunks(rows_per_statement(4)) {
+        for chunk in pow2_chunks(&reflections, 4) {
             let sql = format!(
                 "INSERT INTO reflections (teacher_id, module, at, body) VALUES {}",
                 value_rows(&["", "", "", ""], chunk.len())
@@ -386,7 +404,7 @@ macro_rules! write_commits {
 
         let answers: Vec<(&$crate::store::Commit, &$crate::store::QuizAnswerRecord)> =
             commits.iter().flat_map(|c| c.answers.iter().map(move |a| (c, a))).collect();
-        for chunk in answers.chunks(rows_per_statement(6)) {
+        for chunk in pow2_chunks(&answers, 6) {
             let sql = format!(
                 "INSERT INTO quiz_answers (teacher_id, module, question, chosen, correct, at) VALUES {}",
                 value_rows(&["", "", "", "", "", ""], chunk.len())
@@ -400,7 +418,7 @@ macro_rules! write_commits {
 
         let attempts: Vec<(&$crate::store::Commit, &$crate::store::Attempt)> =
             commits.iter().flat_map(|c| c.attempts.iter().map(move |a| (c, a))).collect();
-        for chunk in attempts.chunks(rows_per_statement(6)) {
+        for chunk in pow2_chunks(&attempts, 6) {
             let sql = format!(
                 "INSERT INTO quiz_attempts (teacher_id, module, score, max_score, passed, finished_at) VALUES {}",
                 value_rows(&["", "", "", "", "", ""], chunk.len())
@@ -414,7 +432,7 @@ macro_rules! write_commits {
 
         let certificates: Vec<(&$crate::store::Commit, &(String, String, Option<String>))> =
             commits.iter().flat_map(|c| c.certificates.iter().map(move |x| (c, x))).collect();
-        for chunk in certificates.chunks(rows_per_statement(5)) {
+        for chunk in pow2_chunks(&certificates, 5) {
             let sql = format!(
                 "INSERT INTO certificates (code, teacher_id, module, teacher_name, issued_at) VALUES {} \
                  ON CONFLICT DO NOTHING",
@@ -429,7 +447,7 @@ macro_rules! write_commits {
 
         let outbox: Vec<(&$crate::store::Commit, &$crate::store::OutboundRecord)> =
             commits.iter().flat_map(|c| c.outbox.iter().map(move |o| (c, o))).collect();
-        for chunk in outbox.chunks(rows_per_statement(5)) {
+        for chunk in pow2_chunks(&outbox, 5) {
             let sql = format!(
                 "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES {}",
                 value_rows(&["", "", "", "", ""], chunk.len())
