@@ -49,6 +49,8 @@ pub struct LoadOptions {
     pub messages: usize,
     /// SIGKILLs of the bot at random moments (each followed by a restart).
     pub kills: usize,
+    /// A teacher's pause after each reply (zero: answer at once, the saturation run).
+    pub pause: Duration,
     /// How long a teacher waits for one reply before counting it lost.
     pub reply_deadline: Duration,
 }
@@ -92,6 +94,7 @@ pub async fn run(
     modes: &[Mode],
     postgres: Option<&str>,
     crash: usize,
+    pause: Duration,
 ) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the baithak executable")?;
     let dir = std::env::temp_dir().join(format!(
@@ -104,7 +107,16 @@ pub async fn run(
         backends.push(("PostgreSQL", Some(url.to_string())));
     }
     println!(
-        "Baithak Telegram benchmark · {teachers} teachers · {messages} messages each · bot as a child process · fake Bot API without rate limits{}\n",
+        "Baithak Telegram benchmark · {teachers} teachers · {messages} messages each · {} · bot as a child process · fake Bot API without rate limits{}\n",
+        if pause.is_zero() {
+            "no pause: saturation, latency is queueing".to_string()
+        } else {
+            format!(
+                "{} ms pause after each reply: offered ≈ {:.0} updates/s",
+                pause.as_millis(),
+                teachers as f64 / pause.as_secs_f64()
+            )
+        },
         if crash > 0 {
             format!(" · {crash} SIGKILLs per run")
         } else {
@@ -133,6 +145,7 @@ pub async fn run(
                 teachers,
                 messages,
                 kills: crash,
+                pause,
                 reply_deadline: Duration::from_secs(60),
             };
             let mut report = run_load(&options).await?;
@@ -227,7 +240,10 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         let progress = progress.clone();
         let messages = options.messages;
         let deadline = options.reply_deadline;
-        tasks.spawn(async move { teacher(&fake, &user, messages, deadline, &progress).await });
+        let pause = options.pause;
+        tasks.spawn(
+            async move { teacher(&fake, &user, messages, deadline, pause, &progress).await },
+        );
     }
     let mut kills = 0;
     for moment in moments {
@@ -352,9 +368,16 @@ async fn teacher(
     user: &UserHandle,
     messages: usize,
     deadline: Duration,
+    pause: Duration,
     progress: &Progress,
 ) -> Vec<Duration> {
     let mut latencies = Vec::with_capacity(messages);
+    // A person reading: the pause varies ±20 %, and teachers start spread over one pause, so
+    // the offered load is steady rather than in waves.
+    let think = || pause.mul_f64(rand::random_range(0.8..1.2));
+    if !pause.is_zero() {
+        tokio::time::sleep(pause.mul_f64(rand::random_range(0.0..1.0))).await;
+    }
     let mut last_seen = 0;
     let mut press: Option<(i64, String)> = None;
     for step in 0..messages {
@@ -368,10 +391,16 @@ async fn teacher(
             tracing::error!(error = %err, "a simulated teacher could not act");
             break;
         }
-        let Ok(new) = fake.wait_for_new(user.id, last_seen, deadline).await else {
+        let Ok(mut new) = fake.wait_for_new(user.id, last_seen, deadline).await else {
             break;
         };
         latencies.push(sent.elapsed());
+        if !pause.is_zero() {
+            tokio::time::sleep(think()).await;
+            // Read what else came while reading (the later parts of a long reply), so the
+            // next wait is for the next reply.
+            new.extend(fake.sent_after(user.id, new.last().map_or(last_seen, |m| m.message_id)));
+        }
         progress.replies.fetch_add(1, Ordering::SeqCst);
         progress.changed.notify_waiters();
         let Some(newest) = new.last() else { break };

@@ -29,6 +29,7 @@ async fn survives_kills(backend: Backend, mode: Mode) {
         teachers: TEACHERS,
         messages: MESSAGES,
         kills: KILLS,
+        pause: Duration::ZERO,
         reply_deadline: Duration::from_secs(20),
     };
     let report = run_load(&options).await.expect("the load runs");
@@ -78,6 +79,7 @@ async fn without_kills_no_message_is_sent_twice() {
         teachers: TEACHERS,
         messages: MESSAGES,
         kills: 0,
+        pause: Duration::ZERO,
         reply_deadline: Duration::from_secs(20),
     };
     let report = run_load(&options).await.expect("the load runs");

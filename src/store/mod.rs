@@ -95,6 +95,31 @@ macro_rules! on_pool {
     };
 }
 
+/// Copies SQLite's write-ahead log back into the database file every [`CHECKPOINT_EVERY`],
+/// without blocking writers (`PASSIVE`), until the pool closes.
+async fn checkpointer(pool: sqlx::SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %err, "WAL checkpoint failed; will try again");
+        }
+    }
+}
+
+/// How often the SQLite log is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 512;
 
@@ -115,6 +140,10 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 // 16 MiB of page cache per connection (the default is 2 MiB).
                 .pragma("cache_size", "-16000")
+                // Checkpoints run in the background (`checkpointer`), not inside whichever
+                // commit crosses the threshold: that commit's callers waited tens of ms.
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", "67108864")
                 // Room for every multi-row statement shape (see `records::pow2_chunks`).
                 .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
@@ -127,6 +156,7 @@ impl Store {
                 .run(&pool)
                 .await
                 .map_err(OpenError::Migrate)?;
+            tokio::spawn(checkpointer(pool.clone()));
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)

@@ -454,6 +454,12 @@ impl FakeTelegram {
         })
     }
 
+    /// The bot's messages in `chat_id` with an id above `after`, oldest first.
+    #[must_use]
+    pub fn sent_after(&self, chat_id: i64, after: i64) -> Vec<SentMessage> {
+        self.shared().sent_after(chat_id, after)
+    }
+
     /// Waits until the bot has sent `chat_id` a message with an id above `after` and returns the
     /// bot's messages there that are newer than `after`, oldest first. Wakes only when a bot call
     /// names this chat (in `chat_id`), so thousands of concurrent waiters stay cheap; meant for
@@ -471,11 +477,7 @@ impl FakeTelegram {
         let watcher = self.shared().chat_watcher(chat_id);
         let end = Instant::now() + deadline;
         let newer = |telegram: &FakeTelegram| {
-            let found: Vec<SentMessage> = telegram
-                .sent_to(chat_id)
-                .into_iter()
-                .filter(|message| message.message_id > after)
-                .collect();
+            let found = telegram.shared().sent_after(chat_id, after);
             (!found.is_empty()).then_some(found)
         };
         loop {

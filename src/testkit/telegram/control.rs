@@ -365,6 +365,10 @@ impl Shared {
         self.lock().sent_to(chat_id)
     }
 
+    pub fn sent_after(&self, chat_id: i64, after: i64) -> Vec<SentMessage> {
+        self.lock().sent_after(chat_id, after)
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.lock().requests.clone()
     }

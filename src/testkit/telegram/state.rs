@@ -442,6 +442,14 @@ impl State {
     /// Drops updates older than the retention period.
     pub fn expire_updates(&mut self) {
         let oldest = self.now() - chrono::Duration::hours(UPDATE_RETENTION_HOURS);
+        // The queue is in arrival order: nothing to do unless its head is old.
+        if self
+            .queue
+            .front()
+            .is_none_or(|queued| queued.created >= oldest)
+        {
+            return;
+        }
         self.queue
             .retain(|queued| queued.created >= oldest || queued.in_flight);
     }
@@ -481,20 +489,36 @@ impl State {
         };
         let in_flight = self.queue.iter().filter(|queued| queued.in_flight).count();
         let mut capacity = webhook.max_connections.saturating_sub(in_flight);
-        let mut seen = HashSet::new();
-        let mut heads: Vec<usize> = (0..self.queue.len())
-            .filter(|&index| match self.queue[index].chat_key {
-                Some(key) => seen.insert(key),
-                None => true,
-            })
-            .collect();
-        if self.webhook_order == WebhookOrder::NewestChatFirst {
-            heads.reverse();
-        }
         let (url, secret) = (webhook.url.clone(), webhook.secret.clone());
         let mut deliveries = Vec::new();
         let mut next_wake: Option<Instant> = None;
-        for index in heads {
+        if capacity == 0 {
+            // A delivery that ends plans again.
+            return (deliveries, next_wake);
+        }
+        // The head of each chat's queue, oldest chat first, looked at lazily: with a thousand
+        // chats waiting and one free connection, planning stops at the first one it can start.
+        let mut seen = HashSet::new();
+        let order: Box<dyn Iterator<Item = usize>> = match self.webhook_order {
+            WebhookOrder::NewestChatFirst => {
+                let mut heads: Vec<usize> = (0..self.queue.len())
+                    .filter(|&index| match self.queue[index].chat_key {
+                        Some(key) => seen.insert(key),
+                        None => true,
+                    })
+                    .collect();
+                heads.reverse();
+                seen.clear();
+                Box::new(heads.into_iter())
+            }
+            _ => Box::new(0..self.queue.len()),
+        };
+        for index in order {
+            if let Some(key) = self.queue[index].chat_key
+                && !seen.insert(key)
+            {
+                continue;
+            }
             let queued = &mut self.queue[index];
             if queued.in_flight {
                 continue;
@@ -634,11 +658,16 @@ impl State {
 
     /// The bot's messages in a chat, as the recipient sees them now.
     pub fn sent_to(&self, chat_id: i64) -> Vec<SentMessage> {
+        self.sent_after(chat_id, i64::MIN)
+    }
+
+    /// The bot's messages in a chat with an id above `after` (cheap however long the chat is).
+    pub fn sent_after(&self, chat_id: i64, after: i64) -> Vec<SentMessage> {
         let Some(chat) = self.chats.get(&chat_id) else {
             return Vec::new();
         };
         chat.messages
-            .iter()
+            .range(after.saturating_add(1)..)
             .filter(|(_, stored)| stored.by_bot && stored.json.get("forum_topic_created").is_none())
             .map(|(&message_id, stored)| sent_message(chat_id, message_id, stored))
             .collect()
