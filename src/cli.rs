@@ -143,6 +143,12 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// The knowledge base: search it, measure its accuracy and speed.
+    Kb {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::kb_cli::KbAction,
+    },
     /// Measure the engine and the end-to-end pipeline; print a table.
     Bench {
         /// Benchmark a channel end to end instead (`bench telegram`).
@@ -280,6 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => Ok(check(&settings.content_dir)),
+        Command::Kb { action } => crate::kb_cli::run(&settings, action).await,
         Command::Telegram { action } => telegram(&settings, action).await,
         Command::Migrate => {
             crate::telemetry::init("info");
@@ -360,11 +367,13 @@ fn check(root: &std::path::Path) -> ExitCode {
             let d = &content.dialogues;
             let nodes: usize = d.trees.values().map(|t| t.nodes.len()).sum();
             let summary = format!(
-                "{} trees, {} nodes, {} lesson modules, {} topics",
+                "{} trees, {} nodes, {} lesson modules, {} topics, {} articles ({} drafts)",
                 d.trees.len(),
                 nodes,
                 d.module_order.len(),
-                content.topics.len()
+                content.topics.len(),
+                content.knowledge.index.articles.len() + content.knowledge.drafts,
+                content.knowledge.drafts
             );
             (content.warnings, Some(summary))
         }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::dialogue::{self, Dialogues, SourceFile};
+use crate::knowledge::{self, KnowledgeBase};
 
 /// Everything loaded from the content root.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct Content {
     pub dialogues: Dialogues,
     /// Topic ids of `knowledge-base/topics.yaml`.
     pub topics: HashSet<String>,
+    /// The knowledge-base articles and their search index.
+    pub knowledge: KnowledgeBase,
     /// Warnings found while loading (errors prevent a `Content` from existing).
     pub warnings: Vec<Diagnostic>,
 }
@@ -52,11 +55,13 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
     }
     let loaded = dialogue::load(&system, &trees, &topics);
     diagnostics.extend(loaded.diagnostics);
+    let knowledge = load_knowledge(root, &topics, &mut diagnostics);
     let failed = crate::diagnostic::sort(&mut diagnostics);
     match loaded.dialogues {
         Some(dialogues) if !failed => Ok(Content {
             dialogues,
             topics,
+            knowledge,
             warnings: diagnostics,
         }),
         _ => Err(diagnostics),
@@ -191,6 +196,60 @@ fn load_topics(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> HashSet<String
     }
 }
 
+/// The articles of `knowledge-base/articles/*.md`, and the labelled questions of
+/// `knowledge-base/eval/questions.yaml` checked against them when present.
+fn load_knowledge(
+    root: &Path,
+    topics: &HashSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KnowledgeBase {
+    let dir = root.join("knowledge-base").join("articles");
+    let files: Vec<SourceFile> = if dir.is_dir() {
+        files_with(&dir, &["md"], diagnostics)
+            .iter()
+            .filter_map(|path| read(path, diagnostics))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let kb = knowledge::load(&files, topics, diagnostics);
+    let eval = root
+        .join("knowledge-base")
+        .join("eval")
+        .join("questions.yaml");
+    if eval.is_file()
+        && let Some(file) = read(&eval, diagnostics)
+    {
+        knowledge::eval::parse(&file, topics, &kb, diagnostics);
+    }
+    kb
+}
+
+/// The labelled questions of the content root, checked (for `baithak kb eval`).
+///
+/// # Errors
+///
+/// Diagnostics when the file is missing or has problems.
+pub fn eval_questions(
+    root: &Path,
+    content: &Content,
+) -> Result<Vec<knowledge::eval::Labelled>, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let path = root
+        .join("knowledge-base")
+        .join("eval")
+        .join("questions.yaml");
+    let Some(file) = read(&path, &mut diagnostics) else {
+        return Err(diagnostics);
+    };
+    let questions =
+        knowledge::eval::parse(&file, &content.topics, &content.knowledge, &mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
+    }
+    Ok(questions)
+}
+
 fn read(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
     match std::fs::read_to_string(path) {
         Ok(source) => Some(SourceFile {
@@ -210,6 +269,11 @@ fn read(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
 
 /// Every `.yaml` file below `dir`, sorted by path.
 fn yaml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    files_with(dir, &["yaml", "yml"], diagnostics)
+}
+
+/// Files below `dir` with one of `extensions`, sorted.
+fn files_with(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -228,7 +292,11 @@ fn yaml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.contains(&e))
+            {
                 out.push(path);
             }
         }

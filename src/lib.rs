@@ -27,6 +27,8 @@ pub mod content;
 pub mod conversation;
 pub mod diagnostic;
 pub mod dialogue;
+pub mod kb_cli;
+pub mod knowledge;
 pub mod language;
 pub mod startup;
 pub mod store;

@@ -264,6 +264,63 @@ fn modules_cover_the_classroom_instruction_socioemotional_and_numeracy_topics() 
 }
 
 #[test]
+fn the_knowledge_base_covers_every_topic_in_english_urdu_and_bangla() {
+    use baithak::knowledge::Written;
+    let content = shipped();
+    let articles = &content.knowledge.index.articles;
+    assert!(articles.len() >= 60, "{} articles", articles.len());
+    for topic in &content.topics {
+        let n = articles.iter().filter(|a| a.topics.contains(topic)).count();
+        assert!(n >= 1, "no article on {topic}");
+    }
+    for common in [
+        "behaviour-management",
+        "checking-understanding",
+        "feedback",
+        "collaboration",
+        "multigrade-teaching",
+        "foundational-numeracy",
+        "foundational-literacy",
+        "teaching-materials",
+        "inclusive-education",
+    ] {
+        let n = articles
+            .iter()
+            .filter(|a| a.topics.iter().any(|t| t == common))
+            .count();
+        assert!(n >= 3, "only {n} articles on {common}");
+    }
+    let bangla = articles
+        .iter()
+        .filter(|a| a.languages.contains(&Lang::Bn))
+        .count();
+    assert!(bangla >= 20, "{bangla} articles in Bangla");
+    for article in articles {
+        assert!(
+            article.languages.contains(&Lang::Ur),
+            "{} has no Urdu",
+            article.id
+        );
+        for written in [Written::En, Written::Ur, Written::RomanUr] {
+            assert!(
+                article.examples.iter().any(|(w, _)| *w == written),
+                "{} has no {} example question",
+                article.id,
+                written.code()
+            );
+        }
+        assert!(
+            !article.more.get(Lang::Ur).is_empty(),
+            "{}: Urdu has no \"read more\"",
+            article.id
+        );
+    }
+    let app_help = articles.iter().filter(|a| a.topic() == "app-help").count();
+    assert!(app_help >= 3, "{app_help} app-help articles");
+    assert!(articles.iter().any(|a| a.topic() == "admin-non-cpd"));
+}
+
+#[test]
 fn check_passes_on_the_shipped_content() {
     let output = check(repo_root());
     let out = stdout(&output);
@@ -304,7 +361,14 @@ impl Copy {
     }
 
     fn path(&self, file: &str) -> PathBuf {
-        self.root().join("dialogues").join(file)
+        match file.strip_prefix("kb:") {
+            Some(article) => self
+                .root()
+                .join("knowledge-base")
+                .join("articles")
+                .join(article),
+            None => self.root().join("dialogues").join(file),
+        }
     }
 
     /// Replaces the only occurrence of `from` in `file` with `to`.
@@ -402,6 +466,7 @@ fn the_fixture_itself_is_clean() {
     assert!(ok, "{}", lines.join("\n"));
     assert_eq!(lines.len(), 1, "{}", lines.join("\n"));
     assert!(lines[0].starts_with("ok: 3 trees, "), "{}", lines[0]);
+    assert!(lines[0].contains(", 4 articles (0 drafts)"), "{}", lines[0]);
     assert!(lines[0].ends_with("; 0 warnings"), "{}", lines[0]);
 }
 
@@ -694,5 +759,186 @@ fn serve_refuses_broken_content_with_the_same_messages() {
             err.lines().any(|l| l == line),
             "missing on stderr:\n{line}\nin\n{err}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Knowledge-base articles (`kb:<file>` names a fixture article).
+
+#[test]
+fn an_unknown_article_topic_is_located_at_the_topic() {
+    let copy = Copy::new();
+    copy.replace(
+        "kb:noisy-class.md",
+        "topics: [behaviour-management]",
+        "topics: [behaviour-managment]",
+    );
+    let expected = copy.expect(
+        "kb:noisy-class.md",
+        "behaviour-managment",
+        "error",
+        "unknown topic `behaviour-managment` (see knowledge-base/topics.yaml)",
+    );
+    assert_only_error(&copy, &expected);
+}
+
+#[test]
+fn an_article_id_must_be_its_file_name() {
+    let copy = Copy::new();
+    copy.replace(
+        "kb:noisy-class.md",
+        "id: noisy-class",
+        "id: noisy-classroom",
+    );
+    let expected = copy.expect(
+        "kb:noisy-class.md",
+        "noisy-classroom",
+        "error",
+        "id `noisy-classroom` differs from the file name `noisy-class.md` (the id is the file name)",
+    );
+    assert_only_error(&copy, &expected);
+}
+
+#[test]
+fn an_unknown_front_matter_field_is_located_at_its_key() {
+    let copy = Copy::new();
+    copy.replace(
+        "kb:noisy-class.md",
+        "languages: [en, ur, bn]",
+        "languages: [en, ur, bn]\nauthor: someone",
+    );
+    let (line, column) = copy.position("kb:noisy-class.md", "author:");
+    let prefix = format!(
+        "{}:{line}:{column}: error: YAML: unknown field `author`",
+        copy.path("kb:noisy-class.md").display()
+    );
+    assert_error_starting(&copy, &prefix);
+}
+
+#[test]
+fn a_missing_language_section_is_reported() {
+    let copy = Copy::new();
+    copy.replace("kb:noisy-class.md", "## bn", "## xx");
+    let expected = copy.expect(
+        "kb:noisy-class.md",
+        "## xx",
+        "error",
+        "`## xx`: sections are named by language (en, ur, bn)",
+    );
+    let (ok, lines) = copy.check();
+    assert!(!ok);
+    // Read at column 4, where the language code starts.
+    let expected = expected.replacen(":1: error", ":4: error", 1);
+    assert!(
+        lines.contains(&expected),
+        "{expected}\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("error: no `## bn` section, yet the front matter lists `bn`")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn two_more_markers_in_a_section_are_an_error() {
+    let copy = Copy::new();
+    let path = copy.path("kb:salary-transfer-admin.md");
+    let source = std::fs::read_to_string(&path).expect("fixture");
+    let en = source.find("## en").expect("en section");
+    let marker = source[en..].find("<!-- more -->").expect("marker") + en;
+    let doubled = format!(
+        "{}<!-- more -->\n\n{}",
+        &source[..marker],
+        &source[marker..]
+    );
+    std::fs::write(&path, doubled).expect("write");
+    let (line, _) = copy.position("kb:salary-transfer-admin.md", "## en");
+    let expected = format!(
+        "{}:{line}:1: error: `## en` has 2 `<!-- more -->` markers; one splits the short answer from the rest",
+        path.display()
+    );
+    assert_only_error(&copy, &expected);
+}
+
+#[test]
+fn a_duplicate_article_id_is_an_error() {
+    let copy = Copy::new();
+    let from = copy.path("kb:noisy-class.md");
+    let to = copy.path("kb:zz-noisy-class-copy.md");
+    let source = std::fs::read_to_string(&from).expect("fixture");
+    std::fs::write(&to, source).expect("write");
+    let (ok, lines) = copy.check();
+    assert!(!ok);
+    assert!(
+        lines.iter().any(|l| l.contains("zz-noisy-class-copy.md:2:")
+            && l.contains("id `noisy-class` differs from the file name")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn a_draft_is_checked_but_not_served() {
+    let copy = Copy::new();
+    copy.replace(
+        "kb:noisy-class.md",
+        "languages: [en, ur, bn]",
+        "languages: [en, ur, bn]\ndraft: true",
+    );
+    let (ok, lines) = copy.check();
+    assert!(ok, "{}", lines.join("\n"));
+    assert!(lines[0].contains(", 4 articles (1 drafts)"), "{}", lines[0]);
+    let content = baithak::content::load(copy.root()).expect("loads");
+    let found = content
+        .knowledge
+        .search("my class is too noisy what do i do", 5);
+    let ids: Vec<&str> = found
+        .hits
+        .iter()
+        .map(|h| content.knowledge.index.articles[h.article].id.as_str())
+        .collect();
+    assert!(!ids.contains(&"noisy-class"), "{ids:?}");
+}
+
+#[test]
+fn kb_search_prints_ranked_articles_and_the_topic_as_json() {
+    let output = Command::new(env!("CARGO_BIN_EXE_baithak"))
+        .args([
+            "kb",
+            "search",
+            "bachay class mein bohat shor machatay hain",
+            "--json",
+            "--content",
+        ])
+        .arg(repo_root().join("tests/fixtures"))
+        .output()
+        .expect("kb search runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(value["topic"], "behaviour-management", "{value}");
+    let confidence = value["confidence"].as_f64().expect("confidence");
+    assert!((0.0..=1.0).contains(&confidence), "{value}");
+    let results = value["results"].as_array().expect("results");
+    assert_eq!(results[0]["id"], "noisy-class", "{value}");
+    assert!(results[0]["title"].as_str().is_some_and(|t| !t.is_empty()));
+    let scores: Vec<f64> = results.iter().filter_map(|r| r["score"].as_f64()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
+
+#[test]
+fn salary_questions_go_to_the_admin_article_in_every_script() {
+    let content = baithak::content::load(&repo_root().join("tests/fixtures")).expect("fixture");
+    for question in [
+        "my salary has not come for two months",
+        "تنخواہ دو مہینے سے نہیں آئی",
+        "salary nahi aayi 3 mahine se",
+        "বেতন পাইনি তিন মাস",
+    ] {
+        let found = content.knowledge.search(question, 3);
+        assert_eq!(found.topic.as_deref(), Some("admin-non-cpd"), "{question}");
     }
 }

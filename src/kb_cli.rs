@@ -1,0 +1,296 @@
+//! `baithak kb …`: search the knowledge base from the terminal, measure its accuracy on the
+//! labelled questions, and its speed over a large synthetic corpus.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::content::{self, Content};
+use crate::knowledge::eval::{self, ADMIN_TOPIC};
+use crate::knowledge::{Article, KnowledgeBase, Written, search::Index};
+
+/// What `baithak kb` does.
+#[derive(Debug, Subcommand)]
+pub enum KbAction {
+    /// Rank the articles for a question, with the detected topic.
+    Search {
+        /// The question, as a teacher would type it.
+        question: String,
+        /// Print JSON: {"topic", "confidence", "results": [{"id", "title", "score"}]}.
+        #[arg(long)]
+        json: bool,
+        /// Results to show.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+    /// Top-1 topic accuracy and answer hit rate per language on knowledge-base/eval/questions.yaml.
+    Eval {
+        /// Also list every question that went wrong.
+        #[arg(long)]
+        misses: bool,
+    },
+    /// Search speed over the shipped articles plus synthetic ones; prints a table.
+    Bench {
+        /// Articles in the index (the shipped ones, then synthetic ones made from them).
+        #[arg(long, default_value_t = 2_000)]
+        articles: usize,
+        /// Passes over the labelled questions.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+}
+
+/// Runs a `kb` action.
+///
+/// # Errors
+///
+/// When the content cannot be loaded.
+pub async fn run(settings: &Settings, action: KbAction) -> anyhow::Result<ExitCode> {
+    let root = &settings.content_dir;
+    let content = match content::load(root) {
+        Ok(content) => content,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!("the content has errors (see `baithak check`)");
+        }
+    };
+    match action {
+        KbAction::Search {
+            question,
+            json,
+            limit,
+        } => {
+            search(&content.knowledge, &question, json, limit);
+            Ok(ExitCode::SUCCESS)
+        }
+        KbAction::Eval { misses } => evaluate(root, &content, misses),
+        KbAction::Bench { articles, rounds } => bench(root, &content, articles, rounds),
+    }
+}
+
+fn search(kb: &KnowledgeBase, question: &str, as_json: bool, limit: usize) {
+    let found = kb.search(question, limit);
+    let answer = kb.answer(&found).map(|a| a.id.clone());
+    let results: Vec<_> = found
+        .hits
+        .iter()
+        .map(|hit| {
+            let article = &kb.index.articles[hit.article];
+            (article, hit.score)
+        })
+        .collect();
+    if as_json {
+        let value = json!({
+            "topic": found.topic,
+            "confidence": round(found.confidence),
+            "written": found.written.code(),
+            "answer": answer,
+            "results": results.iter().map(|(a, score)| json!({
+                "id": a.id,
+                "title": a.title.get(found.written.lang()),
+                "score": round(*score),
+            })).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "topic: {} (confidence {:.2}) · written: {} · {}",
+        found.topic.as_deref().unwrap_or("none"),
+        found.confidence,
+        found.written.code(),
+        match &answer {
+            Some(id) => format!("answers with `{id}`"),
+            None => "not sure: would ask an expert".to_string(),
+        }
+    );
+    for (i, (article, score)) in results.iter().enumerate() {
+        println!(
+            "{:>2}. {:<34} {:>6.2}  {}  [{}]",
+            i + 1,
+            article.id,
+            score,
+            article.title.get(found.written.lang()),
+            article.topics.join(", ")
+        );
+    }
+}
+
+fn round(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
+}
+
+fn evaluate(root: &std::path::Path, content: &Content, misses: bool) -> anyhow::Result<ExitCode> {
+    let questions = match content::eval_questions(root, content) {
+        Ok(q) => q,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!("cannot read knowledge-base/eval/questions.yaml");
+        }
+    };
+    let report = eval::evaluate(&content.knowledge, &questions);
+    println!(
+        "Knowledge-base evaluation · {} questions · {} articles\n",
+        questions.len(),
+        content.knowledge.index.articles.len()
+    );
+    println!(
+        "| language | questions | topic accuracy | with article | answer hit rate | ranked first | in top 3 | answered wrongly | escalated |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let row = |name: &str, f: &eval::Figures| {
+        println!(
+            "| {name} | {} | {:.1} % | {} | {:.1} % | {:.1} % | {:.1} % | {} | {} |",
+            f.questions,
+            f.topic_accuracy() * 100.0,
+            f.with_article,
+            f.hit_rate() * 100.0,
+            pct(f.top1, f.with_article),
+            pct(f.in_top3, f.with_article),
+            f.answered_wrong,
+            f.escalated
+        );
+    };
+    for written in Written::ALL {
+        if let Some(f) = report.by_language.get(&written) {
+            row(written.code(), f);
+        }
+    }
+    let total = report.total();
+    row("all", &total);
+    println!(
+        "\n{} {ADMIN_TOPIC} questions answered as pedagogy",
+        report.admin_as_pedagogy.len()
+    );
+    for q in &report.admin_as_pedagogy {
+        println!("  - {:?}", q.question);
+    }
+    if misses {
+        println!("\nMisses ({}):", report.misses.len());
+        for m in &report.misses {
+            println!(
+                "  [{}] {:?}\n      expected {} / {} · found {} · answered {} · best {}",
+                m.question.written.code(),
+                m.question.question,
+                m.question.topic,
+                m.question.article.as_deref().unwrap_or("-"),
+                m.topic.as_deref().unwrap_or("-"),
+                m.answered.as_deref().unwrap_or("-"),
+                m.best.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    let passed = report
+        .by_language
+        .values()
+        .all(|f| f.topic_accuracy() >= 0.90)
+        && total.hit_rate() >= 0.85
+        && report.admin_as_pedagogy.is_empty();
+    println!(
+        "\ntargets (topic ≥ 90 % in every language, hit rate ≥ 85 %, no admin question answered as pedagogy): {}",
+        if passed { "met" } else { "NOT met" }
+    );
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss)] // counts are small
+    let r = a as f64 * 100.0 / b as f64;
+    r
+}
+
+fn bench(
+    root: &std::path::Path,
+    content: &Content,
+    articles: usize,
+    rounds: usize,
+) -> anyhow::Result<ExitCode> {
+    let questions = content::eval_questions(root, content)
+        .map_err(|_| anyhow::anyhow!("cannot read knowledge-base/eval/questions.yaml"))?;
+    anyhow::ensure!(
+        !questions.is_empty(),
+        "no labelled questions to search with"
+    );
+    let shipped = &content.knowledge.index.articles;
+    let corpus = synthetic_corpus(shipped, articles);
+    let built = Instant::now();
+    let index = Index::build(corpus);
+    let build_ms = built.elapsed().as_secs_f64() * 1000.0;
+    let mut times = Vec::with_capacity(questions.len() * rounds);
+    let mut checksum = 0.0f32;
+    for _ in 0..rounds.max(1) {
+        for q in &questions {
+            let start = Instant::now();
+            let found = index.search(&q.question, 5);
+            times.push(start.elapsed());
+            checksum += found.confidence;
+        }
+    }
+    times.sort();
+    let pick = |p: f64| crate::bench::percentile_ms(&times, p);
+    println!(
+        "Knowledge-base search · {} articles ({} shipped, the rest synthetic) · {} searches\n",
+        index.articles.len(),
+        shipped.len().min(articles),
+        times.len()
+    );
+    println!("| index build ms | p50 ms | p95 ms | p99 ms | max ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {build_ms:.1} | {} | {} | {} | {} |",
+        pick(0.5),
+        pick(0.95),
+        pick(0.99),
+        pick(1.0)
+    );
+    std::hint::black_box(checksum);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The shipped articles, then synthetic ones until there are `n`: each mixes the title, the
+/// examples and the body paragraphs of three shipped articles, so word statistics and lengths
+/// stay realistic (same scripts, same vocabulary) while no two are alike.
+fn synthetic_corpus(shipped: &[Article], n: usize) -> Vec<Article> {
+    let mut corpus: Vec<Article> = shipped.iter().take(n).cloned().collect();
+    let len = shipped.len();
+    let mut i = 0usize;
+    while corpus.len() < n && len > 0 {
+        let (a, b, c) = (
+            &shipped[i % len],
+            &shipped[(i * 7 + 3) % len],
+            &shipped[(i * 13 + 5) % len],
+        );
+        let mut article = a.clone();
+        article.id = format!("synthetic-{i}");
+        article.examples = a
+            .examples
+            .iter()
+            .step_by(2)
+            .chain(b.examples.iter().skip(1).step_by(2))
+            .cloned()
+            .collect();
+        article.topics = vec![c.topic().to_string()];
+        article.more = b.more.clone();
+        article.short = c.short.clone();
+        corpus.push(article);
+        i += 1;
+    }
+    corpus
+}
