@@ -942,3 +942,23 @@ fn salary_questions_go_to_the_admin_article_in_every_script() {
         assert_eq!(found.topic.as_deref(), Some("admin-non-cpd"), "{question}");
     }
 }
+
+#[test]
+fn kb_eval_meets_the_accuracy_targets_on_the_shipped_questions() {
+    let output = Command::new(env!("CARGO_BIN_EXE_baithak"))
+        .args(["kb", "eval", "--content"])
+        .arg(repo_root())
+        .output()
+        .expect("kb eval runs");
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "targets not met:\n{text}\n{}",
+        stderr(&output)
+    );
+    assert!(text.contains("| all | "), "{text}");
+    assert!(
+        text.contains("\n0 admin-non-cpd questions answered as pedagogy"),
+        "{text}"
+    );
+}

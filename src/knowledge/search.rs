@@ -34,10 +34,13 @@ const B: f32 = 0.75;
 /// Field weights: examples, title, body.
 const W_EXAMPLES: f32 = 1.0;
 const W_TITLE: f32 = 0.6;
+/// How much an article's second-best example adds to its best.
+const SECOND_EXAMPLE: f32 = 0.5;
 const W_BODY: f32 = 0.7;
 /// Token kind weights: a whole word counts more than one of its trigrams.
 const W_WORD: f32 = 1.0;
 const W_SKELETON: f32 = 0.6;
+const W_STEM: f32 = 0.8;
 const W_TRIGRAM: f32 = 0.5;
 /// Topic detection looks at this many top articles.
 const TOPIC_DEPTH: usize = 5;
@@ -388,10 +391,21 @@ impl Index {
         if !query.is_empty() {
             let mut per_example = vec![0.0f32; self.example_owner.len()];
             self.examples.score(&query, &mut per_example);
+            // An article's best example, plus half of its second best: two earlier questions
+            // like this one say more than one.
             let mut best_example = vec![0.0f32; n];
+            let mut second = vec![0.0f32; n];
             for (example, score) in per_example.iter().enumerate() {
                 let owner = self.example_owner[example] as usize;
-                best_example[owner] = best_example[owner].max(*score);
+                if *score > best_example[owner] {
+                    second[owner] = best_example[owner];
+                    best_example[owner] = *score;
+                } else if *score > second[owner] {
+                    second[owner] = *score;
+                }
+            }
+            for (best, second) in best_example.iter_mut().zip(&second) {
+                *best += SECOND_EXAMPLE * second;
             }
             let mut title = vec![0.0f32; n];
             self.titles.score(&query, &mut title);
@@ -499,6 +513,12 @@ pub fn detect(text: &str) -> Written {
     }
 }
 
+/// The Snowball English stemmer, built once.
+fn english_stemmer() -> &'static rust_stemmers::Stemmer {
+    static STEMMER: std::sync::OnceLock<rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    STEMMER.get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English))
+}
+
 /// The weighted tokens of a text (see the module documentation).
 #[must_use]
 pub fn tokenize(text: &str) -> Vec<(String, f32)> {
@@ -511,8 +531,22 @@ pub fn tokenize(text: &str) -> Vec<(String, f32)> {
         out.push((format!("w:{word}"), W_WORD));
         let latin = word.chars().all(|c| c.is_ascii_alphanumeric());
         if latin && !word.chars().all(|c| c.is_ascii_digit()) {
+            // English inflections ("teasing"/"tease", "duties"/"duty") meet at the stem.
+            let stem = english_stemmer().stem(word);
+            if stem != word {
+                out.push((format!("w:{stem}"), W_STEM));
+            }
             let skeleton = roman_skeleton(word);
             if skeleton.chars().count() >= 2 {
+                // Roman Urdu endings change with number, gender and verb form ("bachay",
+                // "bachon"; "sikhana", "sikhaun"): the skeleton without its ending meets them.
+                let root = skeleton
+                    .strip_suffix("an")
+                    .or_else(|| skeleton.strip_suffix('a'))
+                    .unwrap_or(&skeleton);
+                if root.len() >= 3 && root != skeleton {
+                    out.push((format!("r:{root}"), W_SKELETON));
+                }
                 out.push((format!("s:{skeleton}"), W_SKELETON));
             }
         }
