@@ -483,3 +483,44 @@ async fn per_chat_rate_limits_space_out_messages_to_one_teacher() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_limit_paces_many_chats_and_every_message_still_arrives() {
+    // The bot's defaults (30 a second overall, 1 a second per chat with bursts of 3) against
+    // the fake's own flood control, which answers 429 like Telegram when they are exceeded.
+    let Some((app, fake)) = spawn(Backend::Sqlite, Mode::Polling, RateLimits::default()).await
+    else {
+        return;
+    };
+    fake.set_rate_limits(true);
+    const TEACHERS: i64 = 90;
+    let mut teachers: Vec<Teacher> = (0..TEACHERS)
+        .map(|i| Teacher::new(&fake, 7000 + i, "Teacher"))
+        .collect();
+    for teacher in &teachers {
+        teacher.says("/start");
+    }
+    for teacher in &mut teachers {
+        teacher.expect("Choose your language").await;
+    }
+    let mut times: Vec<_> = fake
+        .requests_to("sendMessage")
+        .into_iter()
+        .map(|r| r.at)
+        .collect();
+    times.sort();
+    // Each /start gets at least the language question: 90 messages or more.
+    assert!(times.len() >= TEACHERS as usize, "{}", times.len());
+    // In any one-second window: at most a full burst (30) plus a second's refill (30).
+    for (i, start) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|t| (**t - *start).num_milliseconds() < 1_000)
+            .count();
+        assert!(in_window <= 61, "{in_window} messages within one second");
+    }
+    // 90 messages at 30 a second after a burst of 30 take at least two seconds.
+    let span = (times[times.len() - 1] - times[0]).num_milliseconds();
+    assert!(span >= 1_800, "sent {} messages in {span} ms", times.len());
+    app.stop().await;
+}
