@@ -22,6 +22,8 @@ pub struct Content {
     pub topics: HashSet<String>,
     /// The knowledge-base articles and their search index.
     pub knowledge: KnowledgeBase,
+    /// Office hours, SLA and expert pools (`helpdesk.yaml`; defaults when absent).
+    pub helpdesk: crate::helpdesk::Config,
     /// Warnings found while loading (errors prevent a `Content` from existing).
     pub warnings: Vec<Diagnostic>,
 }
@@ -56,12 +58,21 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
     let loaded = dialogue::load(&system, &trees, &topics);
     diagnostics.extend(loaded.diagnostics);
     let knowledge = load_knowledge(root, &topics, &mut diagnostics);
+    let helpdesk_path = root.join("helpdesk.yaml");
+    let helpdesk = if helpdesk_path.is_file() {
+        read(&helpdesk_path, &mut diagnostics).map_or_else(crate::helpdesk::Config::default, |f| {
+            crate::helpdesk::config::parse(&f.path, &f.source, &topics, &mut diagnostics)
+        })
+    } else {
+        crate::helpdesk::Config::default()
+    };
     let failed = crate::diagnostic::sort(&mut diagnostics);
     match loaded.dialogues {
         Some(dialogues) if !failed => Ok(Content {
             dialogues,
             topics,
             knowledge,
+            helpdesk,
             warnings: diagnostics,
         }),
         _ => Err(diagnostics),

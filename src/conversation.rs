@@ -17,12 +17,14 @@ use tracing::{debug, warn};
 use crate::channel::{InboundMessage, Outbound, OutboundMessage};
 use crate::clock::Clock;
 use crate::content::ContentHandle;
-use crate::dialogue::{self, Effect, Input, State};
+use crate::dialogue::{Effect, Input, State};
+use crate::helpdesk::{self, TeacherState};
 use crate::language::Lang;
 use crate::store::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     QuizAnswerRecord, Store, StoreError, TranscriptEntry,
 };
+use crate::store::{QuestionRow, TicketMessageRow, TicketRow};
 
 /// Events taken per batch: enough to make the transaction's fixed costs small per event.
 pub const BATCH: i64 = 256;
@@ -317,13 +319,7 @@ impl Conversations {
         let mut commits = Vec::with_capacity(groups.len());
         for group in groups {
             let conversation = conversations.get(&group.key).ok_or(StoreError::NotFound)?;
-            commits.push(step_group(
-                &content.dialogues,
-                conversation,
-                group,
-                new_teacher,
-                now,
-            ));
+            commits.push(step_group(&content, conversation, group, new_teacher, now));
         }
         self.inner.store.commit_batch(&commits).await
     }
@@ -425,15 +421,23 @@ struct Group {
 
 /// Steps a conversation through its events and gathers everything they write into one commit.
 fn step_group(
-    dialogues: &crate::dialogue::Dialogues,
+    content: &crate::content::Content,
     conversation: &Conversation,
     group: &Group,
     new_teacher: NewTeacher,
     now: DateTime<Utc>,
 ) -> Commit {
-    let mut state: State = serde_json::from_str(&conversation.state).unwrap_or_else(|err| {
+    let cx = helpdesk::Context {
+        dialogues: &content.dialogues,
+        kb: &content.knowledge,
+        config: &content.helpdesk,
+    };
+    let mut state: TeacherState = serde_json::from_str(&conversation.state).unwrap_or_else(|err| {
         warn!(teacher.id = conversation.teacher_id, error = %err, "unreadable state; starting over");
-        initial_state(new_teacher)
+        TeacherState {
+            dialogue: initial_state(new_teacher),
+            ..TeacherState::default()
+        }
     });
     let mut commit = Commit {
         teacher_id: conversation.teacher_id,
@@ -467,9 +471,9 @@ fn step_group(
         // Whoever writes can be written to (Telegram: a teacher who blocked us must unblock first).
         commit.reachable = Some(true);
         let input = message.to_input();
-        let before = state.at.as_ref().map(|c| c.node.to_string());
-        let step = dialogue::step(dialogues, &state, &input, now);
-        let node = step.state.at.as_ref().map(|c| c.node.to_string());
+        let before = state.dialogue.at.as_ref().map(|c| c.node.to_string());
+        let step = helpdesk::step(cx, &state, &input, now);
+        let node = step.state.dialogue.at.as_ref().map(|c| c.node.to_string());
         commit.transcript.push(TranscriptEntry {
             direction: "in",
             node: before,
@@ -486,19 +490,27 @@ fn step_group(
         state = step.state;
     }
     commit.state = serde_json::to_string(&state).unwrap_or_default();
-    commit.profile_json = serde_json::to_string(&state.profile).unwrap_or_default();
-    commit.language = state.lang.code().to_string();
+    commit.profile_json = serde_json::to_string(&state.dialogue.profile).unwrap_or_default();
+    commit.language = state.dialogue.lang.code().to_string();
     commit
 }
 
 fn apply_effects(
     commit: &mut Commit,
-    state: &State,
-    effects: Vec<Effect>,
+    state: &TeacherState,
+    effects: Vec<helpdesk::Effect>,
     event: &InboxEvent,
     node: Option<&String>,
 ) {
     for effect in effects {
+        let effect = match effect {
+            helpdesk::Effect::Dialogue(effect) => effect,
+            other => {
+                apply_helpdesk(commit, state, other);
+                continue;
+            }
+        };
+        let state = &state.dialogue;
         match effect {
             Effect::Say(reply) => {
                 commit.transcript.push(TranscriptEntry {
@@ -552,7 +564,63 @@ fn apply_effects(
                 let name = state.profile.get("name").cloned();
                 commit.certificates.push((module, code, name));
             }
+            // The helpdesk turns these into its own effects before they get here.
+            Effect::Question { .. } => {}
         }
+    }
+}
+
+/// What the helpdesk writes: the question log and tickets.
+fn apply_helpdesk(commit: &mut Commit, state: &TeacherState, effect: helpdesk::Effect) {
+    let profile = &state.dialogue.profile;
+    match effect {
+        helpdesk::Effect::Dialogue(_) => {}
+        helpdesk::Effect::Question(q) => commit.questions.push(QuestionRow {
+            number: i64::from(q.number),
+            body: q.text,
+            written: q.written.code().to_string(),
+            topic: q.topic,
+            confidence: q.confidence,
+            article: q.article,
+            outcome: q.outcome.code().to_string(),
+            ticket: None,
+            district: profile.get("district").cloned(),
+            grades: profile.get("grades").cloned(),
+        }),
+        helpdesk::Effect::Outcome { question, outcome } => {
+            commit
+                .outcomes
+                .push((i64::from(question), outcome.code().to_string(), None))
+        }
+        helpdesk::Effect::OpenTicket(t) => {
+            commit
+                .outcomes
+                .push((i64::from(t.question), String::new(), Some(t.code.clone())));
+            commit.tickets.push(TicketRow {
+                code: t.code,
+                question: i64::from(t.question),
+                topic: t.topic,
+                language: t.lang.code().to_string(),
+                body: t.text,
+                suggested: t.suggested,
+                pool: t.pool,
+                context: t.context,
+            });
+        }
+        helpdesk::Effect::TicketMessage { code, text } => {
+            commit.ticket_messages.push(TicketMessageRow {
+                ticket: code,
+                author: "teacher".into(),
+                kind: "text".into(),
+                body: text,
+                file_id: None,
+                expert: None,
+            });
+        }
+        helpdesk::Effect::Rating { code, rating } => {
+            commit.ratings.push((code, i64::from(rating)));
+        }
+        helpdesk::Effect::Comment { code, text } => commit.comments.push((code, text)),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod content;
 pub mod conversation;
 pub mod diagnostic;
 pub mod dialogue;
+pub mod helpdesk;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;

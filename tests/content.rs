@@ -55,9 +55,9 @@ fn node_texts<'a>(id: &str, node: &'a Node) -> Vec<(String, &'a Text)> {
     }
     let mut out: Vec<(String, &Text)> = Vec::new();
     match node {
-        Node::Message { text, .. } | Node::Certificate { text, .. } => {
-            out.push((format!("{id}: text"), text))
-        }
+        Node::Message { text, .. }
+        | Node::Certificate { text, .. }
+        | Node::Question { text, .. } => out.push((format!("{id}: text"), text)),
         Node::Menu { text, choices: c } => {
             out.push((format!("{id}: text"), text));
             choices(id, c, &mut out);
@@ -604,7 +604,7 @@ fn an_unknown_node_kind_is_located_at_the_kind() {
         "modules/demo.yaml",
         "scroe",
         "error",
-        "node `result` has unknown kind `scroe` (expected message, menu, ask, lesson, quiz, score, certificate, \
+        "node `result` has unknown kind `scroe` (expected message, menu, ask, question, lesson, quiz, score, certificate, \
          progress, check, jump or end)",
     );
     assert_only_error(&copy, &expected);
@@ -713,7 +713,7 @@ fn several_problems() -> (Copy, Vec<String>) {
             "modules/demo.yaml",
             "scroe",
             "error",
-            "node `result` has unknown kind `scroe` (expected message, menu, ask, lesson, quiz, score, certificate, \
+            "node `result` has unknown kind `scroe` (expected message, menu, ask, question, lesson, quiz, score, certificate, \
              progress, check, jump or end)",
         ),
         copy.expect(

@@ -135,6 +135,7 @@ contract! {
             attempts: vec![Attempt { module: "feedback".into(), score: 4, max: 5, passed: true }],
             certificates: vec![("feedback".into(), "ABCD-EFGH".into(), Some("Ayesha".into()))],
             outbox: vec![OutboundRecord { channel: "web".into(), channel_user: "u1".into(), payload: "{}".into() }],
+            ..Commit::default()
         };
 
         store.commit_step(&commit).await.expect("commit");

@@ -220,7 +220,8 @@ fn whole_module_script(lang: &str) -> String {
     } else {
         "menu".into()
     });
-    lines.push("2".into());
+    // "My progress" is the third choice of the main menu.
+    lines.push("3".into());
     lines.join("\n") + "\n"
 }
 

@@ -170,6 +170,9 @@ pub enum Effect {
     },
     /// A certificate was issued.
     Certificate { module: String, code: String },
+    /// The teacher asked something in their own words: for the helpdesk. The conversation
+    /// waits where it is; the helpdesk shows it again with [`resume`] when it is done.
+    Question { text: String },
 }
 
 /// A message for the teacher, already in their language.
@@ -212,6 +215,40 @@ pub fn step(dialogues: &Dialogues, state: &State, input: &Input, now: DateTime<U
         state: m.s,
         effects: m.effects,
     }
+}
+
+/// Shows again where the conversation waits (after the helpdesk answered a question asked in
+/// the middle of it), or starts over when it waits nowhere.
+#[must_use]
+pub fn resume(dialogues: &Dialogues, state: &State, now: DateTime<Utc>) -> Step {
+    let mut m = Machine {
+        d: dialogues,
+        s: state.clone(),
+        effects: Vec::new(),
+        now,
+        vars: BTreeMap::new(),
+        here: None,
+    };
+    m.s.quiz = None;
+    match m.s.at.clone() {
+        Some(cursor) if m.d.node(&cursor.node).is_some() => m.enter(cursor.node),
+        _ => m.start_over(),
+    }
+    Step {
+        state: m.s,
+        effects: m.effects,
+    }
+}
+
+/// Whether typed text reads like a question of its own rather than a mistyped choice: two
+/// words or more with letters in them ("ok", "3", "hmm" are not).
+fn looks_like_a_question(text: &str) -> bool {
+    let normalized = normalize(text);
+    let words = crate::language::words(&normalized)
+        .into_iter()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    words >= 2
 }
 
 struct Machine<'d> {
@@ -258,6 +295,7 @@ impl Machine<'_> {
         match node {
             Node::Menu { choices, .. } => self.answer_menu(&cursor.node, node, choices, input),
             Node::Ask { .. } => self.answer_ask(&cursor.node, node, input),
+            Node::Question { next, .. } => self.answer_question(&cursor.node, node, next, input),
             Node::Lesson { .. } => self.answer_lesson(&cursor, node, input),
             Node::Quiz { options, .. } => self.answer_quiz(&cursor.node, node, options, input),
             _ => self.start_over(),
@@ -286,7 +324,7 @@ impl Machine<'_> {
             return false;
         };
         match self.d.node(&cursor.node) {
-            Some(Node::Ask { .. }) => true,
+            Some(Node::Ask { .. } | Node::Question { .. }) => true,
             Some(Node::Lesson { .. }) => cursor.stage == Stage::Reflection,
             _ => false,
         }
@@ -338,6 +376,10 @@ impl Machine<'_> {
             Node::Ask { text, choices, .. } => {
                 let buttons = self.buttons(&at.node, choices);
                 self.say(text, buttons);
+                self.wait(at, Stage::Waiting)
+            }
+            Node::Question { text, .. } => {
+                self.say(text, Vec::new());
                 self.wait(at, Stage::Waiting)
             }
             Node::Lesson { .. } => {
@@ -513,6 +555,21 @@ impl Machine<'_> {
                 }
             }
             None => self.reprompt(at, node, input),
+        }
+    }
+
+    /// The teacher's question goes to the helpdesk; the conversation waits at `next`, shown
+    /// when the helpdesk hands back ([`resume`]).
+    fn answer_question(&mut self, at: &NodeRef, node: &Node, next: &NodeRef, input: &Input) {
+        match input {
+            Input::Text(text) => {
+                self.effects.push(Effect::Question { text: text.clone() });
+                self.s.at = Some(Cursor {
+                    node: next.clone(),
+                    stage: Stage::Waiting,
+                });
+            }
+            _ => self.reprompt(at, node, input),
         }
     }
 
@@ -726,6 +783,18 @@ impl Machine<'_> {
     }
 
     fn reprompt(&mut self, at: &NodeRef, node: &Node, input: &Input) {
+        // Words that answer nothing on a menu or in a lesson are most likely a question of the
+        // teacher's own: the helpdesk takes them, and the conversation stays where it was.
+        // Only once the teacher is onboarded (the content sets the profile field `onboarded`):
+        // before that there is no helpdesk to speak of yet.
+        if let Input::Text(text) = input
+            && matches!(node, Node::Menu { .. } | Node::Lesson { .. })
+            && self.s.profile.contains_key("onboarded")
+            && looks_like_a_question(text)
+        {
+            self.effects.push(Effect::Question { text: text.clone() });
+            return;
+        }
         let key = if *input == Input::Unsupported {
             "unsupported_input"
         } else {

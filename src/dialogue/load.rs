@@ -434,6 +434,7 @@ impl Resolver<'_> {
             "message" => &["text", "next"],
             "menu" => &["text", "choices"],
             "ask" => &["text", "field", "validate", "error", "choices", "next"],
+            "question" => &["text", "next"],
             "lesson" => &["parts", "task", "reflection", "next"],
             "quiz" => &["text", "options", "explanation", "points", "next"],
             "score" => &["text", "pass", "fail"],
@@ -443,8 +444,8 @@ impl Resolver<'_> {
             "end" => &["text"],
             other => {
                 let message = format!(
-                    "node `{id}` has unknown kind `{other}` (expected message, menu, ask, lesson, quiz, \
-                     score, certificate, progress, check, jump or end)"
+                    "node `{id}` has unknown kind `{other}` (expected message, menu, ask, question, lesson, \
+                     quiz, score, certificate, progress, check, jump or end)"
                 );
                 self.error(spos(&n.kind), message);
                 return None;
@@ -480,6 +481,10 @@ impl Resolver<'_> {
                     Some(c) => self.choices(at, Some(c), false)?,
                     None => Vec::new(),
                 },
+                next: self.required_ref(at, &n.next, "next")?,
+            },
+            "question" => Node::Question {
+                text: self.required_text(at, &n.text, "text")?,
                 next: self.required_ref(at, &n.next, "next")?,
             },
             "lesson" => {
@@ -942,7 +947,10 @@ pub(super) fn successors(node: &Node) -> Vec<NodeRef> {
         | Node::Certificate { next, .. }
         | Node::Progress { next, .. } => next.iter().cloned().collect(),
         Node::Menu { choices, .. } => choices.iter().filter_map(|c| c.goto.clone()).collect(),
-        Node::Ask { next, .. } | Node::Lesson { next, .. } | Node::Quiz { next, .. } => {
+        Node::Ask { next, .. }
+        | Node::Question { next, .. }
+        | Node::Lesson { next, .. }
+        | Node::Quiz { next, .. } => {
             vec![next.clone()]
         }
         Node::Score { pass, fail, .. } => vec![pass.clone(), fail.clone()],

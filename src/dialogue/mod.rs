@@ -15,6 +15,8 @@ pub mod tree;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Button, Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, Step, step};
+pub use engine::{
+    Button, Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, Step, resume, step,
+};
 pub use load::{Loaded, SourceFile, load};
 pub use tree::{Dialogues, Module, Node, NodeRef, Text};

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::engine::{
-    Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, certificate_code, step,
+    Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, certificate_code, resume, step,
 };
 use super::load::{Loaded, SourceFile, load};
 use super::tree::{Dialogues, Node, NodeRef};
@@ -143,6 +143,7 @@ fn kind(effect: &Effect) -> &'static str {
         Effect::QuizAnswer { .. } => "answer",
         Effect::QuizFinished { .. } => "finished",
         Effect::Certificate { .. } => "certificate",
+        Effect::Question { .. } => "question",
     }
 }
 
@@ -575,6 +576,16 @@ fn unexpected_input_reprompts_and_never_panics() {
             let out = step(d, state, &t(typed), now());
             let label = format!("{:.20?} at {}", typed, where_(state));
             assert_eq!(out.state, *state, "{label}");
+            if out.effects
+                == [Effect::Question {
+                    text: typed.to_string(),
+                }]
+            {
+                // Words of their own on an onboarded teacher's menu go to the helpdesk.
+                assert!(state.profile.contains_key("onboarded"), "{label}");
+                assert!(typed.split_whitespace().count() >= 2, "{label}");
+                continue;
+            }
             let said = texts(&out.effects);
             assert_eq!(said.len(), 2, "{label}");
             assert_eq!(said[0], FALLBACK_EN, "{label}");
@@ -1638,7 +1649,12 @@ fn generated_input_never_panics_and_always_gets_a_reply() {
             steps += 1;
             let label = format!("round {round}, at {}, input {:.60?}", where_(state), input);
             let said = replies(&out.effects);
-            assert!(!said.is_empty(), "no reply: {label}");
+            let asked = out
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Question { .. }));
+            // A question is the helpdesk's to answer.
+            assert!(!said.is_empty() || asked, "no reply: {label}");
             for reply in &said {
                 assert!(!reply.text.trim().is_empty(), "empty reply: {label}");
                 assert_eq!(reply.lang, out.state.lang, "{label}");
@@ -1673,4 +1689,29 @@ fn generated_input_never_panics_and_always_gets_a_reply() {
         }
     }
     assert!(steps > 1_500, "{steps} steps");
+}
+
+#[test]
+fn free_words_on_a_menu_are_a_question_for_the_helpdesk_once_onboarded() {
+    let d = &*FIXTURE;
+    let menu = onboarded_at(Lang::En, "main", "menu", Stage::Waiting);
+    let asked = "my class is too noisy what do i do";
+    let out = step(d, &menu, &t(asked), now());
+    assert_eq!(
+        out.effects,
+        [Effect::Question {
+            text: asked.to_string()
+        }]
+    );
+    assert_eq!(out.state, menu, "the conversation stays at the menu");
+    // Showing the menu again afterwards is `resume`.
+    let resumed = resume(d, &out.state, now());
+    assert_eq!(texts(&resumed.effects), ["Main menu"]);
+    // Before onboarding, the same words are only a wrong answer.
+    let language = waiting_at("onboarding", "language");
+    let out = step(d, &language, &t(asked), now());
+    assert_eq!(texts(&out.effects)[0], FALLBACK_EN);
+    // One word is a mistyped choice, not a question.
+    let out = step(d, &menu, &t("banana"), now());
+    assert_eq!(texts(&out.effects)[0], FALLBACK_EN);
 }

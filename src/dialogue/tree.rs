@@ -176,6 +176,9 @@ pub enum Node {
         choices: Vec<Choice>,
         next: NodeRef,
     },
+    /// Invite a question for the helpdesk; the teacher's words go to the helpdesk and the
+    /// conversation continues at `next` once the helpdesk is done.
+    Question { text: Text, next: NodeRef },
     /// A bite-sized lesson: parts, a classroom task and a reflection prompt.
     Lesson {
         parts: Vec<Text>,

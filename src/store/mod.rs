@@ -25,7 +25,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use records::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
-    OutboxMessage, QuizAnswerRecord, TranscriptEntry,
+    OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,
 };
 
 /// What went wrong, shaped by what callers decide.

@@ -96,6 +96,81 @@ pub struct Commit {
     pub certificates: Vec<(String, String, Option<String>)>,
     /// Messages to send.
     pub outbox: Vec<OutboundRecord>,
+    /// Questions to log.
+    pub questions: Vec<QuestionRow>,
+    /// Changed question outcomes `(number, outcome, ticket)`.
+    pub outcomes: Vec<(i64, String, Option<String>)>,
+    /// Tickets to open.
+    pub tickets: Vec<TicketRow>,
+    /// Words, files and notes to add to tickets.
+    pub ticket_messages: Vec<TicketMessageRow>,
+    /// Ratings `(ticket, rating)` and comments `(ticket, comment)` of answers.
+    pub ratings: Vec<(String, i64)>,
+    /// Comments on answers `(ticket, comment)`.
+    pub comments: Vec<(String, String)>,
+}
+
+/// A question for the log.
+#[derive(Clone, Debug)]
+pub struct QuestionRow {
+    /// The teacher's question number.
+    pub number: i64,
+    /// The words.
+    pub body: String,
+    /// en, ur, `roman_ur`, bn.
+    pub written: String,
+    /// Detected topic.
+    pub topic: Option<String>,
+    /// 0–1.
+    pub confidence: f32,
+    /// The article sent.
+    pub article: Option<String>,
+    /// The outcome code.
+    pub outcome: String,
+    /// The ticket it opened.
+    pub ticket: Option<String>,
+    /// The teacher's district when asking.
+    pub district: Option<String>,
+    /// The teacher's grades when asking.
+    pub grades: Option<String>,
+}
+
+/// A ticket to open.
+#[derive(Clone, Debug)]
+pub struct TicketRow {
+    /// Its number.
+    pub code: String,
+    /// The question it comes from.
+    pub question: i64,
+    /// Detected topic.
+    pub topic: Option<String>,
+    /// The teacher's language.
+    pub language: String,
+    /// The teacher's words.
+    pub body: String,
+    /// The article suggested before.
+    pub suggested: Option<String>,
+    /// The expert pool.
+    pub pool: Option<String>,
+    /// Where the teacher was.
+    pub context: Option<String>,
+}
+
+/// Something said on a ticket.
+#[derive(Clone, Debug)]
+pub struct TicketMessageRow {
+    /// The ticket.
+    pub ticket: String,
+    /// teacher, expert, note.
+    pub author: String,
+    /// text, photo, voice, document.
+    pub kind: String,
+    /// The words (or a caption).
+    pub body: String,
+    /// The platform's file id for media.
+    pub file_id: Option<String>,
+    /// The expert's name.
+    pub expert: Option<String>,
 }
 
 /// One transcript line.
@@ -443,6 +518,57 @@ macro_rules! write_commits {
                 q = q.bind(code).bind(c.teacher_id).bind(module).bind(name).bind(ms(c.now));
             }
             q.execute(&mut *$tx).await?;
+        }
+
+        // The helpdesk: a handful of rows now and then, one statement each.
+        for c in commits {
+            for q in &c.questions {
+                sqlx::query(
+                    "INSERT INTO questions (teacher_id, number, asked_at, body, written, topic, confidence, \
+                     article, outcome, ticket, district, grades) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(c.teacher_id).bind(q.number).bind(ms(c.now)).bind(&q.body).bind(&q.written)
+                .bind(&q.topic).bind(q.confidence).bind(&q.article).bind(&q.outcome).bind(&q.ticket)
+                .bind(&q.district).bind(&q.grades)
+                .execute(&mut *$tx).await?;
+            }
+            for t in &c.tickets {
+                sqlx::query(
+                    "INSERT INTO tickets (code, teacher_id, question, topic, language, body, suggested, pool, \
+                     context, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&t.code).bind(c.teacher_id).bind(t.question).bind(&t.topic).bind(&t.language)
+                .bind(&t.body).bind(&t.suggested).bind(&t.pool).bind(&t.context).bind(ms(c.now))
+                .execute(&mut *$tx).await?;
+            }
+            for (number, outcome, ticket) in &c.outcomes {
+                sqlx::query(
+                    "UPDATE questions SET outcome = $1, ticket = COALESCE($2, ticket) \
+                     WHERE teacher_id = $3 AND number = $4",
+                )
+                .bind(outcome).bind(ticket).bind(c.teacher_id).bind(*number)
+                .execute(&mut *$tx).await?;
+            }
+            for m in &c.ticket_messages {
+                sqlx::query(
+                    "INSERT INTO ticket_messages (ticket, at, author, kind, body, file_id, expert) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&m.ticket).bind(ms(c.now)).bind(&m.author).bind(&m.kind).bind(&m.body)
+                .bind(&m.file_id).bind(&m.expert)
+                .execute(&mut *$tx).await?;
+            }
+            for (code, rating) in &c.ratings {
+                sqlx::query("UPDATE tickets SET rating = $1 WHERE code = $2 AND teacher_id = $3")
+                    .bind(*rating).bind(code).bind(c.teacher_id)
+                    .execute(&mut *$tx).await?;
+            }
+            for (code, comment) in &c.comments {
+                sqlx::query("UPDATE tickets SET comment = $1 WHERE code = $2 AND teacher_id = $3")
+                    .bind(comment).bind(code).bind(c.teacher_id)
+                    .execute(&mut *$tx).await?;
+            }
         }
 
         let outbox: Vec<(&$crate::store::Commit, &$crate::store::OutboundRecord)> =
