@@ -20,7 +20,7 @@ use crate::dialogue::SourceFile;
 /// A search answers on its own only when the best article scores at least this much …
 pub const MIN_SCORE: f32 = 2.0;
 /// … and the detected topic is at least this sure.
-pub const MIN_CONFIDENCE: f32 = 0.2;
+pub const MIN_CONFIDENCE: f32 = 0.17;
 
 /// The loaded knowledge base.
 #[derive(Debug, Default)]

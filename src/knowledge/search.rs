@@ -252,6 +252,8 @@ pub struct Index {
     bodies: Field,
     /// Example document → article.
     example_owner: Vec<u32>,
+    /// Per article, the whole-word tokens of all its fields (for the coverage of a question).
+    article_words: Vec<std::collections::HashSet<u32>>,
 }
 
 /// One field: postings per token with the BM25 weight (IDF × saturated TF) precomputed.
@@ -318,20 +320,37 @@ impl Index {
         let mut titles = Vec::new();
         let mut bodies = Vec::new();
         for (i, article) in articles.iter().enumerate() {
+            let mut whole = std::collections::HashSet::new();
+            let mut keep = |index: &Index, tokens: &[(String, f32)]| {
+                for (token, _) in tokens {
+                    if !token.starts_with("g:")
+                        && let Some(id) = index.tokens.get(token)
+                    {
+                        whole.insert(*id);
+                    }
+                }
+            };
             for (_, question) in &article.examples {
-                let tokens = index.intern(&tokenize(question));
+                let raw = tokenize(question);
+                let tokens = index.intern(&raw);
+                keep(&index, &raw);
                 examples.push(tokens);
                 index.example_owner.push(i as u32);
             }
             let title: Vec<&str> = article.title.versions().map(|(_, t)| t).collect();
-            titles.push(index.intern(&tokenize(&title.join(" \n "))));
+            let raw = tokenize(&title.join(" \n "));
+            titles.push(index.intern(&raw));
+            keep(&index, &raw);
             let body: Vec<&str> = article
                 .short
                 .versions()
                 .chain(article.more.versions())
                 .map(|(_, t)| t)
                 .collect();
-            bodies.push(index.intern(&tokenize(&body.join(" \n "))));
+            let raw = tokenize(&body.join(" \n "));
+            bodies.push(index.intern(&raw));
+            keep(&index, &raw);
+            index.article_words.push(whole);
         }
         index.examples = Field::build(&examples);
         index.titles = Field::build(&titles);
@@ -361,21 +380,19 @@ impl Index {
     #[must_use]
     pub fn search(&self, question: &str, limit: usize) -> Found {
         let written = detect(question);
-        let tokens = tokenize(question);
-        // Words the knowledge base has never seen ("tankhwah" when no article mentions pay)
-        // make any match less sure: the question is about something else too.
-        let words: Vec<&(String, f32)> =
-            tokens.iter().filter(|(t, _)| t.starts_with("w:")).collect();
-        let known = words
+        let per_word = word_tokens(question);
+        // Each content word as the ids of its whole-word forms (word, stem, skeleton, root).
+        let word_forms: Vec<Vec<u32>> = per_word
             .iter()
-            .filter(|(t, _)| self.tokens.contains_key(t.as_str()))
-            .count();
-        #[allow(clippy::cast_precision_loss)] // word counts are small
-        let coverage = if words.is_empty() {
-            0.0
-        } else {
-            known as f32 / words.len() as f32
-        };
+            .map(|forms| {
+                forms
+                    .iter()
+                    .filter(|(t, _)| !t.starts_with("g:"))
+                    .filter_map(|(t, _)| self.tokens.get(t.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let tokens: Vec<(String, f32)> = per_word.into_iter().flatten().collect();
         let mut query: Vec<(u32, f32)> = Vec::new();
         for (token, weight) in tokens {
             if let Some(&id) = self.tokens.get(&token) {
@@ -431,6 +448,18 @@ impl Index {
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.article.cmp(&b.article)));
         let (topic, confidence) = self.topic_of(&hits);
+        // Words of the question the best article never uses ("tankhwah", "tenses") make the
+        // match less sure: the question is about something else too.
+        let coverage = hits.first().map_or(0.0, |best| {
+            let known = &self.article_words[best.article];
+            let covered = word_forms
+                .iter()
+                .filter(|forms| forms.iter().any(|id| known.contains(id)))
+                .count();
+            #[allow(clippy::cast_precision_loss)] // word counts are small
+            let share = covered as f32 / word_forms.len().max(1) as f32;
+            share
+        });
         let confidence = confidence * coverage.sqrt();
         hits.truncate(limit);
         Found {
@@ -522,12 +551,18 @@ fn english_stemmer() -> &'static rust_stemmers::Stemmer {
 /// The weighted tokens of a text (see the module documentation).
 #[must_use]
 pub fn tokenize(text: &str) -> Vec<(String, f32)> {
+    word_tokens(text).into_iter().flatten().collect()
+}
+
+/// The weighted tokens of each content word of a text, word by word.
+fn word_tokens(text: &str) -> Vec<Vec<(String, f32)>> {
     let normalized = normalize(text);
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for word in words(&normalized) {
         if STOP_WORDS.contains(&word) {
             continue;
         }
+        let mut out = Vec::new();
         out.push((format!("w:{word}"), W_WORD));
         let latin = word.chars().all(|c| c.is_ascii_alphanumeric());
         if latin && !word.chars().all(|c| c.is_ascii_digit()) {
@@ -559,8 +594,9 @@ pub fn tokenize(text: &str) -> Vec<(String, f32)> {
                 out.push((format!("g:{}", gram.iter().collect::<String>()), W_TRIGRAM));
             }
         }
+        all.push(out);
     }
-    out
+    all
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use helpdesk::{LoggedQuestion, Ticket, TicketMessage};
 pub use records::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,
@@ -94,6 +95,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After `on_pool!`, which it uses.
+mod helpdesk;
 
 /// Copies SQLite's write-ahead log back into the database file every [`CHECKPOINT_EVERY`],
 /// without blocking writers (`PASSIVE`), until the pool closes.

@@ -544,8 +544,8 @@ macro_rules! write_commits {
             }
             for (number, outcome, ticket) in &c.outcomes {
                 sqlx::query(
-                    "UPDATE questions SET outcome = $1, ticket = COALESCE($2, ticket) \
-                     WHERE teacher_id = $3 AND number = $4",
+                    "UPDATE questions SET outcome = CASE WHEN $1 = '' THEN outcome ELSE $1 END, \
+                     ticket = COALESCE($2, ticket) WHERE teacher_id = $3 AND number = $4",
                 )
                 .bind(outcome).bind(ticket).bind(c.teacher_id).bind(*number)
                 .execute(&mut *$tx).await?;

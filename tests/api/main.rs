@@ -3,5 +3,6 @@
 mod support;
 
 mod health;
+mod helpdesk;
 mod telegram;
 mod web_chat;

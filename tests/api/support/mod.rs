@@ -58,6 +58,16 @@ impl TestApp {
         content: PathBuf,
         configure: impl FnOnce(&mut Settings),
     ) -> TestApp {
+        Self::spawn_with(database, content, Clock::System, configure).await
+    }
+
+    /// Spawns the app on `clock` (a manual clock for office hours and deadlines).
+    pub async fn spawn_with(
+        database: TestDatabase,
+        content: PathBuf,
+        clock: Clock,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut settings = Settings {
             content_dir: content,
             database_url: database.url.clone(),
@@ -66,7 +76,7 @@ impl TestApp {
             telegram: None,
         };
         configure(&mut settings);
-        let app = Application::build(&settings, Clock::System)
+        let app = Application::build(&settings, clock)
             .await
             .expect("app builds");
         let address = SocketAddr::from(([127, 0, 0, 1], app.port()));
