@@ -607,13 +607,18 @@ fn apply_helpdesk(commit: &mut Commit, state: &TeacherState, effect: helpdesk::E
                 context: t.context,
             });
         }
-        helpdesk::Effect::TicketMessage { code, text } => {
+        helpdesk::Effect::TicketMessage {
+            code,
+            kind,
+            text,
+            file_id,
+        } => {
             commit.ticket_messages.push(TicketMessageRow {
                 ticket: code,
                 author: "teacher".into(),
-                kind: "text".into(),
+                kind,
                 body: text,
-                file_id: None,
+                file_id,
                 expert: None,
             });
         }
@@ -643,5 +648,6 @@ fn input_kind(input: &Input) -> &'static str {
         Input::Text(_) => "text",
         Input::Choice(_) => "choice",
         Input::Unsupported => "unsupported",
+        Input::Media { .. } => "media",
     }
 }

@@ -47,7 +47,18 @@ pub enum InboundMessage {
         /// Why it is ignored.
         reason: String,
     },
-    /// Something Baithak cannot read yet (sticker, photo, voice note…).
+    /// A photo, voice note, audio, video or document: kept for an expert when the teacher has
+    /// a question open, otherwise answered like anything unreadable.
+    Media {
+        /// photo, voice, audio, video, `video_note`, document.
+        kind: String,
+        /// The platform's id of the file, to fetch it later.
+        file_id: String,
+        /// Words sent with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+    },
+    /// Something Baithak cannot read (sticker, contact, location…).
     Unsupported {
         /// What it was.
         kind: String,
@@ -61,6 +72,15 @@ impl InboundMessage {
         match self {
             InboundMessage::Text { text } => Input::Text(text.clone()),
             InboundMessage::Choice { id, .. } => Input::Choice(id.clone()),
+            InboundMessage::Media {
+                kind,
+                file_id,
+                caption,
+            } => Input::Media {
+                kind: kind.clone(),
+                file_id: file_id.clone(),
+                caption: caption.clone(),
+            },
             InboundMessage::Unsupported { .. }
             | InboundMessage::Reachability { .. }
             | InboundMessage::Ignored { .. } => Input::Unsupported,
@@ -86,6 +106,15 @@ impl InboundMessage {
             InboundMessage::Unsupported { kind } => {
                 InboundMessage::Unsupported { kind: clean(kind) }
             }
+            InboundMessage::Media {
+                kind,
+                file_id,
+                caption,
+            } => InboundMessage::Media {
+                kind: clean(kind),
+                file_id: clean(file_id),
+                caption: caption.as_deref().map(clean),
+            },
             other => other.clone(),
         }
     }
@@ -98,6 +127,10 @@ impl InboundMessage {
             InboundMessage::Choice { id, label, .. } if label.is_empty() => format!("[{id}]"),
             InboundMessage::Choice { label, .. } => format!("[{label}]"),
             InboundMessage::Unsupported { kind } => format!("<{kind}>"),
+            InboundMessage::Media { kind, caption, .. } => match caption {
+                Some(caption) => format!("<{kind}> {caption}"),
+                None => format!("<{kind}>"),
+            },
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
             InboundMessage::Ignored { reason } => format!("<ignored: {reason}>"),

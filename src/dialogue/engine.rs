@@ -125,8 +125,18 @@ pub enum Input {
     Text(String),
     /// A tapped button, by the id the engine gave it.
     Choice(String),
-    /// Something the engine cannot read (a sticker, a photo, a voice note).
+    /// Something the engine cannot read (a sticker, a location).
     Unsupported,
+    /// A photo, voice note or document: the helpdesk keeps it for an expert; to the dialogue
+    /// it is as unreadable as [`Input::Unsupported`].
+    Media {
+        /// photo, voice, document, …
+        kind: String,
+        /// The platform's file id.
+        file_id: String,
+        /// Words sent with it.
+        caption: Option<String>,
+    },
 }
 
 /// The result of one step.
@@ -264,6 +274,11 @@ struct Machine<'d> {
 
 impl Machine<'_> {
     fn handle(&mut self, input: &Input) {
+        let input = if matches!(input, Input::Media { .. }) {
+            &Input::Unsupported
+        } else {
+            input
+        };
         // A quiz attempt lives while its questions are answered one after another. Leaving it
         // (a command, a stale cursor) abandons it, so that coming back starts a new attempt
         // instead of counting the questions answered before twice.
@@ -633,7 +648,7 @@ impl Machine<'_> {
                     });
                     self.say_system("reflection_thanks", Vec::new());
                 }
-                Input::Unsupported => {
+                Input::Unsupported | Input::Media { .. } => {
                     self.say_system("unsupported_input", Vec::new());
                     self.show_reflection(at, reflection);
                     return;
@@ -658,7 +673,7 @@ impl Machine<'_> {
         let wants_next = match input {
             Input::Choice(id) => *id == expected_id,
             Input::Text(text) => self.typed_next(text),
-            Input::Unsupported => false,
+            Input::Unsupported | Input::Media { .. } => false,
         };
         if !wants_next {
             let on_screen = match cursor.stage {
@@ -721,7 +736,7 @@ impl Machine<'_> {
                     .collect();
                 match_choice(text, &candidates).or_else(|| letter_choice(text, options.len()))
             }
-            Input::Unsupported => None,
+            Input::Unsupported | Input::Media { .. } => None,
         };
         let Some(chosen) = chosen else {
             self.reprompt(at, node, input);
@@ -778,7 +793,7 @@ impl Machine<'_> {
                     .collect();
                 match_choice(text, &candidates).map(|i| &choices[i])
             }
-            Input::Unsupported => None,
+            Input::Unsupported | Input::Media { .. } => None,
         }
     }
 
@@ -838,7 +853,7 @@ impl Machine<'_> {
                         .get(name)
                         .is_some_and(|t| t.versions().any(|(_, v)| normalize(v) == normalize(text)))
             }
-            Input::Unsupported => false,
+            Input::Unsupported | Input::Media { .. } => false,
         }
     }
 

@@ -169,12 +169,16 @@ pub enum Effect {
     },
     /// Open a ticket.
     OpenTicket(TicketRecord),
-    /// Add the teacher's words to a ticket.
+    /// Add the teacher's words, photo or voice note to a ticket.
     TicketMessage {
         /// The ticket.
         code: String,
-        /// The words.
+        /// text, photo, voice, document, …
+        kind: String,
+        /// The words (a caption for media).
         text: String,
+        /// The platform's file id, for media.
+        file_id: Option<String>,
     },
     /// The teacher rated the answer to a ticket (1–5).
     Rating {
@@ -305,6 +309,26 @@ impl Helpdesk<'_> {
             return;
         }
         self.s.helpdesk.rating = None;
+        // A photo or voice note while a question is open is for the expert.
+        if let Input::Media {
+            kind,
+            file_id,
+            caption,
+        } = input
+            && let Some(code) = self.s.helpdesk.open.clone()
+        {
+            self.effects.push(Effect::TicketMessage {
+                code: code.clone(),
+                kind: kind.clone(),
+                text: caption.clone().unwrap_or_default(),
+                file_id: Some(file_id.clone()),
+            });
+            let added = self
+                .text("helpdesk_followup_added")
+                .replace("{code}", &code);
+            self.say(added, Vec::new());
+            return;
+        }
         let step = dialogue::step(self.cx.dialogues, &self.s.dialogue, input, self.now);
         self.s.dialogue = step.state;
         for effect in step.effects {
@@ -334,7 +358,9 @@ impl Helpdesk<'_> {
         if let Some(code) = self.s.helpdesk.open.clone() {
             self.effects.push(Effect::TicketMessage {
                 code: code.clone(),
+                kind: "text".into(),
                 text: text.to_string(),
+                file_id: None,
             });
             let added = self
                 .text("helpdesk_followup_added")

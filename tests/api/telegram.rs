@@ -524,3 +524,63 @@ async fn the_global_limit_paces_many_chats_and_every_message_still_arrives() {
     assert!(span >= 1_800, "sent {} messages in {span} ms", times.len());
     app.stop().await;
 }
+
+both_modes_and_backends!(
+    a_voice_note_sent_after_a_question_is_kept_on_the_ticket_for_the_expert,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5011, "Shazia");
+        teacher.says("/start");
+        teacher.expect("Choose your language").await;
+        teacher.taps("English");
+        teacher.expect("What is your name").await;
+        teacher.says("Shazia");
+        teacher.expect("Which grades").await;
+        teacher.says("1");
+        teacher.expect("Agree?").await;
+        teacher.taps("Yes");
+        teacher.expect("Main menu").await;
+
+        teacher.says("my class is too noisy, what do i do");
+        teacher.expect("Did this help?").await;
+        teacher.taps("👎 No");
+        let opened = teacher.expect("HD-").await;
+        let code: String = opened
+            .visible_text()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .find(|w| w.starts_with("HD-"))
+            .expect("a ticket number")
+            .to_string();
+
+        // The teacher records a voice note (a real update, moved into this teacher's chat).
+        let mut voice: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/telegram/tg10_voice.json"
+            ))
+            .expect("fixture"),
+        )
+        .expect("JSON");
+        voice["message"]["chat"]["id"] = 5011.into();
+        voice["message"]["from"]["id"] = 5011.into();
+        let file_id = voice["message"]["voice"]["file_id"]
+            .as_str()
+            .expect("file id")
+            .to_string();
+        fake.send_update(voice).expect("update queued");
+        teacher.expect("Added to your question").await;
+
+        let messages = app
+            .conversations
+            .store()
+            .ticket_messages(&code)
+            .await
+            .expect("ticket messages");
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0].kind, "voice");
+        assert_eq!(messages[0].file_id.as_deref(), Some(file_id.as_str()));
+        app.stop().await;
+    }
+);

@@ -125,8 +125,18 @@ fn message_kind(message: &Value) -> Kind {
         Some(text) => InboundMessage::Text {
             text: text.to_string(),
         },
-        None => InboundMessage::Unsupported {
-            kind: media_kind(message).to_string(),
+        None => match media_file(message) {
+            Some((kind, file_id)) => InboundMessage::Media {
+                kind: kind.to_string(),
+                file_id,
+                caption: message
+                    .get("caption")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            },
+            None => InboundMessage::Unsupported {
+                kind: media_kind(message).to_string(),
+            },
         },
     };
     Kind::Message {
@@ -137,6 +147,20 @@ fn message_kind(message: &Value) -> Kind {
 }
 
 /// The kind of a non-text message, for the transcript and the re-prompt.
+/// A photo, voice note, audio, video or document: its kind and file id (a photo's largest
+/// size). These can be kept for an expert; stickers, contacts and the like cannot.
+fn media_file(message: &Value) -> Option<(&'static str, String)> {
+    const KEPT: &[&str] = &["photo", "voice", "audio", "video", "video_note", "document"];
+    let kind = KEPT.iter().find(|k| message.get(**k).is_some())?;
+    let media = &message[*kind];
+    let media = media
+        .as_array()
+        .and_then(|sizes| sizes.last())
+        .unwrap_or(media);
+    let file_id = media.get("file_id")?.as_str()?.to_string();
+    Some((kind, file_id))
+}
+
 fn media_kind(message: &Value) -> &'static str {
     const KINDS: &[&str] = &[
         "photo",
@@ -271,6 +295,17 @@ mod tests {
             ("tg09_photo_with_caption.json", "photo"),
             ("tg10_voice.json", "voice"),
             ("tg11_document_with_caption.json", "document"),
+        ] {
+            let Kind::Message { message, .. } = kind(file) else {
+                panic!("{file}: a message")
+            };
+            let InboundMessage::Media { kind, file_id, .. } = message else {
+                panic!("{file}: media kept for an expert, got {message:?}")
+            };
+            assert_eq!(kind, expected, "{file}");
+            assert!(!file_id.is_empty(), "{file}");
+        }
+        for (file, expected) in [
             ("tg12_contact.json", "contact"),
             ("tg13_location.json", "location"),
             ("tg21_sticker.json", "sticker"),
