@@ -96,6 +96,13 @@ pub struct TelegramArgs {
         global = true
     )]
     pub rate_burst: u32,
+    /// The experts' forum supergroup id (e.g. -1001234567890): tickets open topics there.
+    #[arg(
+        long = "telegram-expert-group",
+        env = "TELEGRAM_EXPERT_GROUP",
+        global = true
+    )]
+    pub expert_group: Option<i64>,
 }
 
 impl TelegramArgs {
@@ -111,6 +118,7 @@ impl TelegramArgs {
                 per_chat_per_second: self.rate_per_chat,
                 per_chat_burst: self.rate_burst,
             },
+            expert_group: self.expert_group,
         })
     }
 }

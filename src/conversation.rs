@@ -24,7 +24,7 @@ use crate::store::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     QuizAnswerRecord, Store, StoreError, TranscriptEntry,
 };
-use crate::store::{QuestionRow, TicketMessageRow, TicketRow};
+use crate::store::{ExpertWrite, QuestionRow, TicketMessageRow, TicketRow};
 
 /// Events taken per batch: enough to make the transaction's fixed costs small per event.
 pub const BATCH: i64 = 256;
@@ -53,6 +53,8 @@ struct Inner {
     committed: watch::Sender<u64>,
     /// Bumped when a dispatcher settles outbox rows (sent, failed, teacher unreachable).
     delivered: watch::Sender<u64>,
+    /// The experts' Telegram group (chat id), when there is one.
+    expert_group: Option<String>,
 }
 
 /// Defaults for a teacher's first contact.
@@ -78,8 +80,19 @@ impl Conversations {
                 inbox_writer,
                 committed,
                 delivered: watch::channel(0).0,
+                expert_group: None,
             }),
         }
+    }
+
+    /// Tickets open topics in this Telegram group, and what experts write there reaches the
+    /// teachers. Call before the conversations are shared.
+    #[must_use]
+    pub fn with_expert_group(mut self, group: Option<i64>) -> Conversations {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.expert_group = group.map(|g| g.to_string());
+        }
+        self
     }
 
     /// The store.
@@ -265,6 +278,157 @@ impl Conversations {
         Ok(taken)
     }
 
+    /// An expert's message in the expert group: a command on the topic's ticket, or an answer
+    /// relayed to the teacher (through the teacher's inbox, so it is ordered and durable like
+    /// anything the teacher sends). One transaction per message.
+    async fn process_expert(
+        &self,
+        event: &InboxEvent,
+        message: &InboundMessage,
+    ) -> Result<(), StoreError> {
+        let InboundMessage::Group {
+            thread,
+            from_name,
+            text,
+            ..
+        } = message
+        else {
+            return Ok(());
+        };
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let group = event.channel_user.clone();
+        let mut write = ExpertWrite {
+            inbox_id: event.id,
+            now: Some(now),
+            ..ExpertWrite::default()
+        };
+        let ticket = match thread {
+            Some(thread) => store.ticket_by_thread(*thread).await?,
+            None => None,
+        };
+        let reply = |ticket: &str, text: String| {
+            serde_json::to_string(&Outbound::InTopic {
+                ticket: ticket.to_string(),
+                text,
+                file: None,
+            })
+            .unwrap_or_default()
+        };
+        let command = helpdesk::expert_command(text);
+        let Some(ticket) = ticket else {
+            // The General topic or a topic without a ticket: only `/queue` means anything there,
+            // and its answer needs a ticket's topic to go to; nothing reaches a teacher.
+            debug!(
+                inbox.id = event.id,
+                "expert group message outside a ticket's topic"
+            );
+            store.commit_expert(&write).await?;
+            return Ok(());
+        };
+        write.ticket = Some(ticket.code.clone());
+        let code = ticket.code.clone();
+        let teacher = ticket.teacher_id;
+        match command {
+            helpdesk::ExpertCommand::Claim => {
+                write.status = Some("claimed".into());
+                write.expert = Some(from_name.clone());
+                write.replies.push((
+                    teacher,
+                    group,
+                    reply(&code, format!("✋ {from_name} took {code}.")),
+                ));
+            }
+            helpdesk::ExpertCommand::Close => {
+                write.status = Some("closed".into());
+                write.replies.push((
+                    teacher,
+                    group,
+                    reply(&code, format!("✅ {code} is closed.")),
+                ));
+            }
+            helpdesk::ExpertCommand::Note(note) => {
+                write.message = Some(TicketMessageRow {
+                    ticket: code.clone(),
+                    author: "note".into(),
+                    kind: "text".into(),
+                    body: note,
+                    file_id: None,
+                    expert: Some(from_name.clone()),
+                });
+                write.replies.push((
+                    teacher,
+                    group,
+                    reply(&code, "📝 Note kept (the teacher does not see it).".into()),
+                ));
+            }
+            helpdesk::ExpertCommand::Topic(topic) => {
+                let known = self.inner.content.get().topics.contains(&topic);
+                let answer = if known {
+                    write.topic = Some(topic.clone());
+                    format!("🏷 {code} is now about {topic}.")
+                } else {
+                    format!("No topic `{topic}`; see knowledge-base/topics.yaml.")
+                };
+                write.replies.push((teacher, group, reply(&code, answer)));
+            }
+            helpdesk::ExpertCommand::Queue => {
+                let open = store.open_tickets(20).await?;
+                let lines: Vec<String> = open
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} · {} · {} · {}",
+                            t.code,
+                            t.status,
+                            t.topic.as_deref().unwrap_or("-"),
+                            t.language
+                        )
+                    })
+                    .collect();
+                let text = if lines.is_empty() {
+                    "No open tickets.".to_string()
+                } else {
+                    format!("Open tickets ({}):\n{}", lines.len(), lines.join("\n"))
+                };
+                write.replies.push((teacher, group, reply(&code, text)));
+            }
+            helpdesk::ExpertCommand::Answer(answer) => {
+                if ticket.status == "closed" {
+                    write.replies.push((
+                        teacher,
+                        group,
+                        reply(
+                            &code,
+                            format!("{code} is closed: nothing was sent to the teacher."),
+                        ),
+                    ));
+                } else {
+                    write.status = Some("answered".into());
+                    write.expert = Some(from_name.clone());
+                    write.message = Some(TicketMessageRow {
+                        ticket: code.clone(),
+                        author: "expert".into(),
+                        kind: "text".into(),
+                        body: answer.clone(),
+                        file_id: None,
+                        expert: Some(from_name.clone()),
+                    });
+                    let (channel, user) = store.teacher_address(teacher).await?;
+                    let payload = serde_json::to_string(&InboundMessage::ExpertAnswer {
+                        ticket: code.clone(),
+                        text: answer,
+                    })
+                    .unwrap_or_default();
+                    write.relay = Some((channel, user, format!("expert:{}", event.id), payload));
+                }
+            }
+        }
+        store.commit_expert(&write).await?;
+        self.kick();
+        Ok(())
+    }
+
     /// Groups events by conversation, keeping arrival order; unreadable payloads are skipped.
     async fn readable_groups(&self, events: Vec<InboxEvent>) -> Result<Vec<Group>, StoreError> {
         let mut groups: Vec<Group> = Vec::new();
@@ -281,6 +445,23 @@ impl Conversations {
                     continue;
                 }
             };
+            if let InboundMessage::Group { .. } = &message {
+                if self.inner.expert_group.as_deref() == Some(event.channel_user.as_str())
+                    && event.channel == "telegram"
+                {
+                    self.process_expert(&event, &message).await?;
+                } else {
+                    debug!(
+                        inbox.id = event.id,
+                        "a group message outside the expert group skipped"
+                    );
+                    self.inner
+                        .store
+                        .skip_inbound(event.id, self.inner.clock.now())
+                        .await?;
+                }
+                continue;
+            }
             if let InboundMessage::Ignored { reason } = &message {
                 debug!(inbox.id = event.id, reason = %reason, "update stored and skipped");
                 self.inner
@@ -319,7 +500,14 @@ impl Conversations {
         let mut commits = Vec::with_capacity(groups.len());
         for group in groups {
             let conversation = conversations.get(&group.key).ok_or(StoreError::NotFound)?;
-            commits.push(step_group(&content, conversation, group, new_teacher, now));
+            commits.push(step_group(
+                &content,
+                self.inner.expert_group.as_deref(),
+                conversation,
+                group,
+                new_teacher,
+                now,
+            ));
         }
         self.inner.store.commit_batch(&commits).await
     }
@@ -422,6 +610,7 @@ struct Group {
 /// Steps a conversation through its events and gathers everything they write into one commit.
 fn step_group(
     content: &crate::content::Content,
+    expert_group: Option<&str>,
     conversation: &Conversation,
     group: &Group,
     new_teacher: NewTeacher,
@@ -472,14 +661,26 @@ fn step_group(
         commit.reachable = Some(true);
         let input = message.to_input();
         let before = state.dialogue.at.as_ref().map(|c| c.node.to_string());
-        let step = helpdesk::step(cx, &state, &input, now);
+        let step = match message {
+            InboundMessage::ExpertAnswer { ticket, text } => {
+                helpdesk::expert_answer(cx, &state, ticket, text, now)
+            }
+            _ => helpdesk::step(cx, &state, &input, now),
+        };
         let node = step.state.dialogue.at.as_ref().map(|c| c.node.to_string());
         commit.transcript.push(TranscriptEntry {
             direction: "in",
             node: before,
             body: message.transcript_text(),
         });
-        apply_effects(&mut commit, &step.state, step.effects, event, node.as_ref());
+        apply_effects(
+            &mut commit,
+            &step.state,
+            step.effects,
+            event,
+            node.as_ref(),
+            expert_group,
+        );
         debug!(
             channel = %event.channel,
             teacher.id = conversation.teacher_id,
@@ -501,12 +702,13 @@ fn apply_effects(
     effects: Vec<helpdesk::Effect>,
     event: &InboxEvent,
     node: Option<&String>,
+    expert_group: Option<&str>,
 ) {
     for effect in effects {
         let effect = match effect {
             helpdesk::Effect::Dialogue(effect) => effect,
             other => {
-                apply_helpdesk(commit, state, other);
+                apply_helpdesk(commit, state, other, event, expert_group);
                 continue;
             }
         };
@@ -571,8 +773,54 @@ fn apply_effects(
 }
 
 /// What the helpdesk writes: the question log and tickets.
-fn apply_helpdesk(commit: &mut Commit, state: &TeacherState, effect: helpdesk::Effect) {
+fn apply_helpdesk(
+    commit: &mut Commit,
+    state: &TeacherState,
+    effect: helpdesk::Effect,
+    event: &InboxEvent,
+    expert_group: Option<&str>,
+) {
     let profile = &state.dialogue.profile;
+    let mut to_experts = |payload: Outbound| {
+        if let Some(group) = expert_group {
+            commit.outbox.push(OutboundRecord {
+                channel: "telegram".into(),
+                channel_user: group.to_string(),
+                payload: serde_json::to_string(&payload).unwrap_or_default(),
+            });
+        }
+    };
+    match &effect {
+        helpdesk::Effect::OpenTicket(t) => {
+            let (name, text) = helpdesk::topic_post(t, profile, &event.channel_user);
+            to_experts(Outbound::Topic {
+                ticket: t.code.clone(),
+                name,
+                text,
+            });
+        }
+        helpdesk::Effect::TicketMessage {
+            code,
+            kind,
+            text,
+            file_id,
+        } => to_experts(Outbound::InTopic {
+            ticket: code.clone(),
+            text: format!("💬 The teacher adds: {text}"),
+            file: file_id.clone().map(|f| (kind.clone(), f)),
+        }),
+        helpdesk::Effect::Rating { code, rating } => to_experts(Outbound::InTopic {
+            ticket: code.clone(),
+            text: format!("⭐ The teacher rated the answer {rating}/5."),
+            file: None,
+        }),
+        helpdesk::Effect::Comment { code, text } => to_experts(Outbound::InTopic {
+            ticket: code.clone(),
+            text: format!("💬 The teacher's comment on the answer: {text}"),
+            file: None,
+        }),
+        _ => {}
+    }
     match effect {
         helpdesk::Effect::Dialogue(_) => {}
         helpdesk::Effect::Question(q) => commit.questions.push(QuestionRow {

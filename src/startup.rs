@@ -220,5 +220,6 @@ pub async fn open(settings: &Settings, clock: Clock) -> anyhow::Result<Conversat
         .await
         .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
     let handle = ContentHandle::new(root.clone(), loaded);
-    Ok(Conversations::new(store, handle, clock))
+    Ok(Conversations::new(store, handle, clock)
+        .with_expert_group(settings.telegram.as_ref().and_then(|t| t.expert_group)))
 }

@@ -58,6 +58,26 @@ pub enum InboundMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         caption: Option<String>,
     },
+    /// A message in a group: an expert writing in a ticket's topic when the group is the expert
+    /// group, ignored otherwise.
+    Group {
+        /// The forum topic (`message_thread_id`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<i64>,
+        /// Who wrote.
+        from_id: i64,
+        /// Their name, as the group shows it.
+        from_name: String,
+        /// What they wrote.
+        text: String,
+    },
+    /// An expert's answer to one of the teacher's tickets, relayed by the helpdesk.
+    ExpertAnswer {
+        /// The ticket.
+        ticket: String,
+        /// The answer.
+        text: String,
+    },
     /// Something Baithak cannot read (sticker, contact, location…).
     Unsupported {
         /// What it was.
@@ -83,6 +103,8 @@ impl InboundMessage {
             },
             InboundMessage::Unsupported { .. }
             | InboundMessage::Reachability { .. }
+            | InboundMessage::Group { .. }
+            | InboundMessage::ExpertAnswer { .. }
             | InboundMessage::Ignored { .. } => Input::Unsupported,
         }
     }
@@ -131,6 +153,8 @@ impl InboundMessage {
                 Some(caption) => format!("<{kind}> {caption}"),
                 None => format!("<{kind}>"),
             },
+            InboundMessage::Group { text, .. } => format!("<group> {text}"),
+            InboundMessage::ExpertAnswer { ticket, text } => format!("<expert, {ticket}> {text}"),
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
             InboundMessage::Ignored { reason } => format!("<ignored: {reason}>"),
@@ -147,7 +171,26 @@ pub enum Outbound {
         /// The callback query id.
         answer_callback: String,
     },
-    /// Show a reply.
+    /// Open a forum topic for a ticket in the expert group and post the question there.
+    Topic {
+        /// The ticket.
+        ticket: String,
+        /// The topic's title.
+        name: String,
+        /// The question and its context.
+        text: String,
+    },
+    /// Post into a ticket's topic in the expert group (a follow-up, a reply to an expert).
+    InTopic {
+        /// The ticket.
+        ticket: String,
+        /// The words (a caption for a file).
+        text: String,
+        /// A photo, voice note or document to pass on: `(kind, file id)`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<(String, String)>,
+    },
+    /// Show a reply (last: untagged, it is tried after the variants with a `ticket`).
     Message(OutboundMessage),
 }
 

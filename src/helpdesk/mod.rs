@@ -255,6 +255,10 @@ pub fn expert_answer(
     let rate = h.text("helpdesk_rate");
     h.say(rate, buttons);
     h.s.helpdesk.rating = Some(code.to_string());
+    // Answered: later words are new questions again.
+    if h.s.helpdesk.open.as_deref() == Some(code) {
+        h.s.helpdesk.open = None;
+    }
     Step {
         state: h.s,
         effects: h.effects,
@@ -563,4 +567,75 @@ impl Helpdesk<'_> {
                 lang: self.s.dialogue.lang,
             })));
     }
+}
+
+/// What an expert's message in a ticket's topic means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpertCommand {
+    /// `/claim`: the expert takes the ticket.
+    Claim,
+    /// `/close`: done.
+    Close,
+    /// `/note <text>`: an internal note, never sent to the teacher.
+    Note(String),
+    /// `/topic <id>`: the question is about another topic.
+    Topic(String),
+    /// `/queue`: list the open tickets.
+    Queue,
+    /// Any other words: the answer, relayed to the teacher.
+    Answer(String),
+}
+
+/// Reads an expert's message (`/claim@BaithakBot` works like `/claim`).
+#[must_use]
+pub fn expert_command(text: &str) -> ExpertCommand {
+    let text = text.trim();
+    let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let command = first.split('@').next().unwrap_or(first).to_lowercase();
+    let rest = rest.trim().to_string();
+    match command.as_str() {
+        "/claim" => ExpertCommand::Claim,
+        "/close" => ExpertCommand::Close,
+        "/note" => ExpertCommand::Note(rest),
+        "/topic" => ExpertCommand::Topic(rest),
+        "/queue" => ExpertCommand::Queue,
+        _ => ExpertCommand::Answer(text.to_string()),
+    }
+}
+
+/// The opening post of a ticket's topic in the expert group: the question and its context,
+/// with the teacher's number masked.
+#[must_use]
+pub fn topic_post(
+    ticket: &TicketRecord,
+    profile: &std::collections::BTreeMap<String, String>,
+    address: &str,
+) -> (String, String) {
+    let topic = ticket.topic.as_deref().unwrap_or("no topic");
+    let name = format!("{} · {} · {}", ticket.code, topic, ticket.lang.code());
+    let field = |key: &str| profile.get(key).map_or("—", String::as_str);
+    let masked: String = {
+        let chars: Vec<char> = address.chars().collect();
+        // The last three characters at most (a third of a short id), so experts can tell two
+        // teachers apart without learning a number.
+        let keep = chars.len() - (chars.len() / 3).min(3);
+        chars
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i < keep { '•' } else { *c })
+            .collect()
+    };
+    let text = format!(
+        "🆕 *{code}* · {topic} · {lang}\n\n*Question:* {question}\n\n*Teacher:* {name}, {role}, {district}, grades {grades} ({masked})\n*Suggested before:* {suggested}\n*Was at:* {context}\n\nReply in this topic to answer the teacher. /claim to take it, /note <text> for an internal note, /topic <id> to correct the topic, /close when done.",
+        code = ticket.code,
+        lang = ticket.lang.code(),
+        question = ticket.text,
+        name = field("name"),
+        role = field("role"),
+        district = field("district"),
+        grades = field("grades"),
+        suggested = ticket.suggested.as_deref().unwrap_or("—"),
+        context = ticket.context.as_deref().unwrap_or("—"),
+    );
+    (name, text)
 }

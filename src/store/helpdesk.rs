@@ -1,6 +1,53 @@
 //! Reading the helpdesk's tables: the question log, tickets and what was said on them.
 
 use super::{Backend, Store, StoreError, from_millis};
+
+/// The statements of [`Store::commit_expert`] inside an open transaction of either backend.
+macro_rules! expert_statements {
+    ($tx:ident, $write:expr, $now:expr) => {{
+        let w: &ExpertWrite = $write;
+        if let Some(code) = &w.ticket {
+            sqlx::query(
+                "UPDATE tickets SET status = COALESCE($1, status), expert = COALESCE(expert, $2), \
+                 topic = COALESCE($3, topic), \
+                 claimed_at = CASE WHEN $1 = 'claimed' AND claimed_at IS NULL THEN $4 ELSE claimed_at END, \
+                 answered_at = CASE WHEN $1 = 'answered' THEN $4 ELSE answered_at END, \
+                 closed_at = CASE WHEN $1 = 'closed' THEN $4 ELSE closed_at END \
+                 WHERE code = $5",
+            )
+            .bind(&w.status).bind(&w.expert).bind(&w.topic).bind($now).bind(code)
+            .execute(&mut *$tx).await?;
+            if let Some(m) = &w.message {
+                sqlx::query(
+                    "INSERT INTO ticket_messages (ticket, at, author, kind, body, file_id, expert) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(code).bind($now).bind(&m.author).bind(&m.kind).bind(&m.body)
+                .bind(&m.file_id).bind(&m.expert)
+                .execute(&mut *$tx).await?;
+            }
+        }
+        for (teacher, group, payload) in &w.replies {
+            sqlx::query(
+                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) \
+                 VALUES ($1, 'telegram', $2, $3, $4)",
+            )
+            .bind(*teacher).bind(group).bind(payload).bind($now)
+            .execute(&mut *$tx).await?;
+        }
+        if let Some((channel, user, external, payload)) = &w.relay {
+            sqlx::query(
+                "INSERT INTO inbox (channel, external_id, channel_user, payload, received_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, external_id) DO NOTHING",
+            )
+            .bind(channel).bind(external).bind(user).bind(payload).bind($now)
+            .execute(&mut *$tx).await?;
+        }
+        sqlx::query("UPDATE inbox SET status = 'done', processed_at = $1 WHERE id = $2")
+            .bind($now).bind(w.inbox_id)
+            .execute(&mut *$tx).await?;
+    }};
+}
 use chrono::{DateTime, Utc};
 
 /// A logged question.
@@ -67,6 +114,56 @@ pub struct TicketMessage {
 }
 
 impl Store {
+    /// Where a teacher is reached: `(channel, channel user)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`]; [`StoreError::Database`].
+    pub async fn teacher_address(&self, teacher_id: i64) -> Result<(String, String), StoreError> {
+        const SQL: &str = "SELECT channel, channel_user FROM teachers WHERE id = $1";
+        let row: Option<(String, String)> = on_pool!(self, pool => sqlx::query_as(SQL).bind(teacher_id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// The expert group's forum topic of a ticket, once created.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] (no such ticket); [`StoreError::Database`].
+    pub async fn ticket_thread(&self, code: &str) -> Result<Option<i64>, StoreError> {
+        const SQL: &str = "SELECT thread_id FROM tickets WHERE code = $1";
+        let row: Option<(Option<i64>,)> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(code).fetch_optional(pool).await?);
+        Ok(row.ok_or(StoreError::NotFound)?.0)
+    }
+
+    /// Records the forum topic created for a ticket.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn set_ticket_thread(&self, code: &str, thread: i64) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        const SQL: &str = "UPDATE tickets SET thread_id = $1 WHERE code = $2";
+        on_pool!(self, pool => sqlx::query(SQL).bind(thread).bind(code).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// The ticket whose topic is `thread`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn ticket_by_thread(&self, thread: i64) -> Result<Option<Ticket>, StoreError> {
+        const SQL: &str = "SELECT code FROM tickets WHERE thread_id = $1";
+        let row: Option<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(thread).fetch_optional(pool).await?);
+        match row {
+            Some((code,)) => self.ticket(&code).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// A teacher's questions, oldest first.
     ///
     /// # Errors
@@ -178,5 +275,71 @@ impl Store {
                 file_id,
             })
             .collect())
+    }
+}
+
+/// Everything one expert message in the expert group writes, in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct ExpertWrite {
+    /// The expert's inbox event, marked done.
+    pub inbox_id: i64,
+    /// When.
+    pub now: Option<DateTime<Utc>>,
+    /// The ticket acted on.
+    pub ticket: Option<String>,
+    /// Its new status (`claimed`, `answered`, `closed`).
+    pub status: Option<String>,
+    /// The expert, kept when none was recorded yet.
+    pub expert: Option<String>,
+    /// A corrected topic.
+    pub topic: Option<String>,
+    /// An answer or a note for the ticket's record.
+    pub message: Option<super::TicketMessageRow>,
+    /// Replies in the expert group `(teacher the row is about, payload)`.
+    pub replies: Vec<(i64, String, String)>,
+    /// A message for the teacher's conversation: `(channel, channel user, external id,
+    /// payload)`, stored in the inbox like anything the teacher sends.
+    pub relay: Option<(String, String, String, String)>,
+}
+
+impl Store {
+    /// Writes what an expert's message did (see [`ExpertWrite`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn commit_expert(&self, write: &ExpertWrite) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        let now = super::millis(write.now.unwrap_or_else(Utc::now));
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                expert_statements!(tx, write, now);
+                tx.commit().await?;
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                expert_statements!(tx, write, now);
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open tickets (not closed), oldest first, for `/queue` and the SLA.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn open_tickets(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
+        const SQL: &str =
+            "SELECT code FROM tickets WHERE status <> 'closed' ORDER BY created_at LIMIT $1";
+        let codes: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(limit).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(codes.len());
+        for (code,) in codes {
+            out.push(self.ticket(&code).await?);
+        }
+        Ok(out)
     }
 }

@@ -23,7 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use helpdesk::{LoggedQuestion, Ticket, TicketMessage};
+pub use helpdesk::{ExpertWrite, LoggedQuestion, Ticket, TicketMessage};
 pub use records::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,
@@ -187,7 +187,7 @@ impl Store {
     }
 
     /// Waits for the turn to write on SQLite; `None` (no waiting) on PostgreSQL.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self.backend {
             Backend::Sqlite(_) => Some(self.sqlite_writer.lock().await),
             Backend::Postgres(_) => None,

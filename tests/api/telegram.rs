@@ -20,9 +20,22 @@ async fn spawn(
     mode: Mode,
     limits: RateLimits,
 ) -> Option<(TestApp, FakeTelegram)> {
+    spawn_with_experts(backend, mode, limits, None).await
+}
+
+/// [`spawn`], with the experts' forum group when `expert_group` is set.
+async fn spawn_with_experts(
+    backend: Backend,
+    mode: Mode,
+    limits: RateLimits,
+    expert_group: Option<i64>,
+) -> Option<(TestApp, FakeTelegram)> {
     let fake = FakeTelegram::start(FakeTelegramOptions::default())
         .await
         .expect("fake starts");
+    if let Some(group) = expert_group {
+        fake.create_forum_group(group, "Baithak helpdesk experts");
+    }
     let database = TestDatabase::create(backend).await?;
     let settings = TelegramSettings {
         token: fake.token().to_string(),
@@ -30,6 +43,7 @@ async fn spawn(
         mode,
         webhook_secret: Some(SECRET.to_string()),
         limits,
+        expert_group,
     };
     let app =
         TestApp::spawn_configured(database, fixture_content(), |s| s.telegram = Some(settings))
@@ -413,6 +427,7 @@ async fn a_wrong_token_is_a_clear_start_up_error() {
         mode: Mode::Polling,
         webhook_secret: None,
         limits: RateLimits::default(),
+        expert_group: None,
     };
 
     let err = baithak::startup::connect_telegram(&settings)
@@ -581,6 +596,135 @@ both_modes_and_backends!(
         assert_eq!(messages.len(), 1, "{messages:?}");
         assert_eq!(messages[0].kind, "voice");
         assert_eq!(messages[0].file_id.as_deref(), Some(file_id.as_str()));
+        app.stop().await;
+    }
+);
+
+const EXPERTS: i64 = -1_001_234_567_890;
+
+both_modes_and_backends!(
+    an_expert_answers_in_the_ticket_topic_and_the_teacher_rates_the_answer,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn_with_experts(backend, mode, unlimited(), Some(EXPERTS)).await
+        else {
+            return;
+        };
+        let expert = fake.add_user(9001, "Zainab", Some("en"));
+        let mut teacher = Teacher::new(&fake, 5021, "Kiran");
+        teacher.says("/start");
+        teacher.expect("Choose your language").await;
+        teacher.taps("English");
+        teacher.expect("What is your name").await;
+        teacher.says("Kiran");
+        teacher.expect("Which grades").await;
+        teacher.says("4");
+        teacher.expect("Agree?").await;
+        teacher.taps("Yes");
+        teacher.expect("Main menu").await;
+        teacher.says("my class is too noisy, what do i do");
+        teacher.expect("Did this help?").await;
+        teacher.taps("👎 No");
+        let opened = teacher.expect("HD-").await;
+        let code: String = opened
+            .visible_text()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .find(|w| w.starts_with("HD-"))
+            .expect("a ticket number")
+            .to_string();
+
+        // The ticket opened a topic in the experts' forum, with the question and its context.
+        let post = fake
+            .wait_for(EXPERTS, |m| m.visible_text().contains(&code), DEADLINE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let thread = post.message_thread_id.expect("posted in a topic");
+        let text = post.visible_text();
+        assert!(text.contains("my class is too noisy"), "{text}");
+        assert!(text.contains("behaviour-management"), "{text}");
+        assert!(!text.contains("5021"), "the teacher's id is masked: {text}");
+
+        fake.send_text_in(EXPERTS, &expert, "/claim", Some(thread))
+            .expect("claim");
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("Zainab took"),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        fake.send_text_in(
+            EXPERTS,
+            &expert,
+            "/note she teaches 85 children",
+            Some(thread),
+        )
+        .expect("note");
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("Note kept"),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        fake.send_text_in(
+            EXPERTS,
+            &expert,
+            "Try a clap pattern: you clap twice, they clap back and stop talking.",
+            Some(thread),
+        )
+        .expect("answer");
+
+        let answer = teacher.expect("Helpdesk expert").await;
+        assert!(answer.visible_text().contains("clap pattern"), "{answer:?}");
+        assert!(
+            !answer.visible_text().contains("85 children"),
+            "notes stay internal"
+        );
+        teacher.expect("How useful").await;
+        teacher.taps("5");
+        teacher.expect("rating").await;
+
+        let store = app.conversations.store();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let mut commits = app.conversations.subscribe();
+        loop {
+            let ticket = store.ticket(&code).await.expect("ticket");
+            if ticket.rating.is_some() {
+                assert_eq!(ticket.status, "answered");
+                assert_eq!(ticket.rating, Some(5));
+                break;
+            }
+            tokio::time::timeout_at(deadline, commits.changed())
+                .await
+                .expect("rating stored")
+                .expect("alive");
+        }
+        let messages = store.ticket_messages(&code).await.expect("messages");
+        let authors: Vec<&str> = messages.iter().map(|m| m.author.as_str()).collect();
+        assert_eq!(authors, ["note", "expert"]);
+
+        // Closed: an expert's later words are refused in the topic and never reach the teacher.
+        fake.send_text_in(EXPERTS, &expert, "/close", Some(thread))
+            .expect("close");
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("is closed."),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let before = fake.sent_to(5021).len();
+        fake.send_text_in(EXPERTS, &expert, "one more idea", Some(thread))
+            .expect("late");
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("nothing was sent"),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fake.sent_to(5021).len(), before);
+        assert_eq!(store.ticket(&code).await.expect("ticket").status, "closed");
         app.stop().await;
     }
 );

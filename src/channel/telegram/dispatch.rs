@@ -108,6 +108,21 @@ enum Turn {
     Wait(Duration, bool, VecDeque<Queued>),
 }
 
+/// A chat id as Telegram wants it: a number when it is one.
+fn chat_id(chat: &str) -> Value {
+    chat.parse::<i64>()
+        .map_or_else(|_| Value::from(chat), Value::from)
+}
+
+/// Text for the expert group, laid out like a reply without buttons.
+fn plain(text: String) -> crate::dialogue::Reply {
+    crate::dialogue::Reply {
+        text,
+        choices: Vec::new(),
+        lang: crate::language::Lang::En,
+    }
+}
+
 fn lock(state: &Mutex<ChatState>) -> MutexGuard<'_, ChatState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -503,18 +518,99 @@ impl Dispatcher {
                     .await
                     .map(drop)
             }
-            Outbound::Message(message) => {
-                let chat_id: Value = chat
-                    .parse::<i64>()
-                    .map_or_else(|_| Value::from(chat), Value::from);
-                for mut params in render(&message.reply).into_iter().skip(queued.parts_sent) {
-                    self.wait_for_turn(chat).await;
-                    params["chat_id"] = chat_id.clone();
-                    self.api.call("sendMessage", &params, SEND_TIMEOUT).await?;
-                    queued.parts_sent += 1;
-                }
-                Ok(())
+            Outbound::Message(message) => self.send_parts(chat, &message.reply, None, queued).await,
+            Outbound::Topic { ticket, name, text } => {
+                let thread = match self.thread_of(&ticket).await? {
+                    Some(thread) => thread,
+                    None => {
+                        self.wait_for_turn(chat).await;
+                        // Telegram's limit for a topic name is 128 characters.
+                        let name: String = name.chars().take(128).collect();
+                        let params = json!({ "chat_id": chat_id(chat), "name": name });
+                        let topic = self
+                            .api
+                            .call("createForumTopic", &params, SEND_TIMEOUT)
+                            .await?;
+                        let thread = topic["message_thread_id"].as_i64().ok_or_else(|| {
+                            ApiError::Rejected("createForumTopic gave no message_thread_id".into())
+                        })?;
+                        self.conversations
+                            .store()
+                            .set_ticket_thread(&ticket, thread)
+                            .await
+                            .map_err(|e| ApiError::Transient(e.to_string()))?;
+                        thread
+                    }
+                };
+                self.send_parts(chat, &plain(text), Some(thread), queued)
+                    .await
             }
+            Outbound::InTopic { ticket, text, file } => {
+                let Some(thread) = self.thread_of(&ticket).await? else {
+                    return Err(ApiError::Transient(
+                        "the ticket's topic is not created yet".into(),
+                    ));
+                };
+                match file {
+                    Some((kind, file_id)) => {
+                        let method = match kind.as_str() {
+                            "photo" => "sendPhoto",
+                            "voice" => "sendVoice",
+                            "audio" => "sendAudio",
+                            "video" => "sendVideo",
+                            _ => "sendDocument",
+                        };
+                        let field = match kind.as_str() {
+                            "photo" | "voice" | "audio" | "video" => kind.as_str(),
+                            _ => "document",
+                        };
+                        let caption: String = text.chars().take(1024).collect();
+                        let mut params = json!({
+                            "chat_id": chat_id(chat),
+                            "message_thread_id": thread,
+                            "caption": caption,
+                        });
+                        params[field] = Value::from(file_id);
+                        self.wait_for_turn(chat).await;
+                        self.api.call(method, &params, SEND_TIMEOUT).await.map(drop)
+                    }
+                    None => {
+                        self.send_parts(chat, &plain(text), Some(thread), queued)
+                            .await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a reply in as many messages as it takes, into a forum topic when `thread` is set.
+    async fn send_parts(
+        &self,
+        chat: &str,
+        reply: &crate::dialogue::Reply,
+        thread: Option<i64>,
+        queued: &mut Queued,
+    ) -> Result<(), ApiError> {
+        for mut params in render(reply).into_iter().skip(queued.parts_sent) {
+            self.wait_for_turn(chat).await;
+            params["chat_id"] = chat_id(chat);
+            if let Some(thread) = thread {
+                params["message_thread_id"] = Value::from(thread);
+            }
+            self.api.call("sendMessage", &params, SEND_TIMEOUT).await?;
+            queued.parts_sent += 1;
+        }
+        Ok(())
+    }
+
+    /// The forum topic of a ticket, if created.
+    async fn thread_of(&self, ticket: &str) -> Result<Option<i64>, ApiError> {
+        match self.conversations.store().ticket_thread(ticket).await {
+            Ok(thread) => Ok(thread),
+            Err(crate::store::StoreError::NotFound) => {
+                Err(ApiError::Rejected(format!("no ticket {ticket}")))
+            }
+            Err(err) => Err(ApiError::Transient(err.to_string())),
         }
     }
 

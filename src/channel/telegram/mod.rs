@@ -31,6 +31,9 @@ pub struct TelegramSettings {
     pub webhook_secret: Option<String>,
     /// Sending limits.
     pub limits: RateLimits,
+    /// The experts' forum supergroup: each ticket opens a topic there, and what experts write
+    /// in a topic goes to the teacher.
+    pub expert_group: Option<i64>,
 }
 
 impl std::fmt::Debug for TelegramSettings {

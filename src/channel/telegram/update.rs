@@ -114,6 +114,38 @@ fn message_kind(message: &Value) -> Kind {
         return Kind::Unknown;
     };
     if chat.get("type").and_then(Value::as_str) != Some("private") {
+        // Words in a supergroup may be an expert answering in a ticket's topic; the
+        // conversation layer keeps them only when the group is the expert group.
+        let text = message.get("text").and_then(Value::as_str);
+        let from = message.get("from");
+        let from_id = from.and_then(|f| f.get("id")).and_then(Value::as_i64);
+        if chat.get("type").and_then(Value::as_str) == Some("supergroup")
+            && let (Some(text), Some(from_id)) = (text, from_id)
+        {
+            let first = from
+                .and_then(|f| f.get("first_name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let last = from
+                .and_then(|f| f.get("last_name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return Kind::Message {
+                chat_id,
+                language_code: None,
+                message: InboundMessage::Group {
+                    thread: message
+                        .get("is_topic_message")
+                        .and_then(Value::as_bool)
+                        .filter(|t| *t)
+                        .and_then(|_| message.get("message_thread_id"))
+                        .and_then(Value::as_i64),
+                    from_id,
+                    from_name: format!("{first} {last}").trim().to_string(),
+                    text: text.to_string(),
+                },
+            };
+        }
         return Kind::Ignored("group message");
     }
     let language_code = message
