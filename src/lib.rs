@@ -7,14 +7,18 @@
 //! - [`language`], [`diagnostic`]: shared vocabulary (languages, text normalization, content
 //!   problems with their positions).
 //! - [`dialogue`]: PURE. YAML trees, the `step` function, choice matching.
-//! - [`content`]: reads `dialogues/` (and `knowledge-base/`) from disk into the pure loaders.
+//! - [`knowledge`]: PURE. Knowledge-base articles, multilingual search, the accuracy evaluation.
+//! - [`helpdesk`]: PURE. Questions answered or escalated, tickets, expert commands, office
+//!   hours; wraps the dialogue's `step`.
+//! - [`content`]: reads `dialogues/`, `knowledge-base/` and `helpdesk.yaml` from disk into the
+//!   pure loaders.
 //! - [`store`]: the one storage interface, over SQLite (default) and PostgreSQL.
 //! - [`conversation`]: the only place where decisions meet I/O: inbox event → state → step →
 //!   one transaction of state, transcript, progress and outbox.
-//! - [`channel`]: adapters at the edge (terminal chat, web chat).
+//! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram).
 //! - [`web`]: axum routes: web chat, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.
-//! - [`bench`]: the benchmark command.
+//! - [`bench`], [`bench_telegram`], [`kb_cli`]: the benchmark and knowledge-base commands.
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API) for tests and the benchmark.
 
 pub mod bench;
