@@ -100,19 +100,6 @@ pub struct Ticket {
     pub comment: Option<String>,
 }
 
-/// Something said on a ticket.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TicketMessage {
-    /// teacher, expert, note.
-    pub author: String,
-    /// text, photo, voice, document.
-    pub kind: String,
-    /// The words or caption.
-    pub body: String,
-    /// The file, for media.
-    pub file_id: Option<String>,
-}
-
 impl Store {
     /// Where a teacher is reached: `(channel, channel user)`.
     ///
@@ -261,19 +248,27 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub async fn ticket_messages(&self, code: &str) -> Result<Vec<TicketMessage>, StoreError> {
-        const SQL: &str =
-            "SELECT author, kind, body, file_id FROM ticket_messages WHERE ticket = $1 ORDER BY id";
-        let rows: Vec<(String, String, String, Option<String>)> =
+    pub async fn ticket_messages(
+        &self,
+        code: &str,
+    ) -> Result<Vec<super::TicketMessageRow>, StoreError> {
+        const SQL: &str = "SELECT author, kind, body, file_id, expert FROM ticket_messages \
+                           WHERE ticket = $1 ORDER BY id";
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> =
             on_pool!(self, pool => sqlx::query_as(SQL).bind(code).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
-            .map(|(author, kind, body, file_id)| TicketMessage {
-                author,
-                kind,
-                body,
-                file_id,
-            })
+            .map(
+                |(author, kind, body, file_id, expert)| super::TicketMessageRow {
+                    ticket: code.to_string(),
+                    author,
+                    kind,
+                    body,
+                    file_id,
+                    expert,
+                },
+            )
             .collect())
     }
 }

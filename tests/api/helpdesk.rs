@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 
 use crate::both_backends;
 use crate::support::database::{Backend, TestDatabase};
-use crate::support::{TestApp, WebTeacher, fixture_content};
+use crate::support::{TestApp, WebTeacher, fixture_content, ticket_code};
 
 /// Monday 23 November 2026, 10:00 in Karachi: office hours.
 fn office_hours() -> Clock {
@@ -87,11 +87,7 @@ both_backends! {
         teacher.taps("hd.no").await;
         let opened = teacher.expect_reply_containing("HD-").await;
         assert!(opened.contains("24 hours"), "inside office hours: {opened}");
-        let code: String = opened
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .find(|w| w.starts_with("HD-"))
-            .expect("a ticket number")
-            .to_string();
+        let code = ticket_code(&opened);
         teacher.expect_reply_containing("Main menu").await;
 
         teacher.says("they are 85 children in grade 3 and the room is small").await;

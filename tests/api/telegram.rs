@@ -9,7 +9,7 @@ use baithak::testkit::telegram::{
     FakeTelegram, FakeTelegramOptions, Fault, SentMessage, UserHandle,
 };
 
-use crate::support::{Backend, TestApp, TestDatabase, fixture_content};
+use crate::support::{Backend, TestApp, TestDatabase, fixture_content, ticket_code};
 
 const SECRET: &str = "test-secret_123";
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -108,6 +108,26 @@ impl<'a> Teacher<'a> {
         self.last_seen = found.message_id;
         found
     }
+}
+
+/// Onboards, asks a question the fixture knowledge base answers, says it did not help and
+/// returns the ticket number the bot gave.
+async fn onboard_and_open_a_ticket(teacher: &mut Teacher<'_>) -> String {
+    teacher.says("/start");
+    teacher.expect("Choose your language").await;
+    teacher.taps("English");
+    teacher.expect("What is your name").await;
+    teacher.says("Shazia");
+    teacher.expect("Which grades").await;
+    teacher.says("4");
+    teacher.expect("Agree?").await;
+    teacher.taps("Yes");
+    teacher.expect("Main menu").await;
+    teacher.says("my class is too noisy, what do i do");
+    teacher.expect("Did this help?").await;
+    teacher.taps("👎 No");
+    let opened = teacher.expect("HD-").await;
+    ticket_code(opened.visible_text())
 }
 
 async fn onboard_and_pass_the_demo_module(teacher: &mut Teacher<'_>) {
@@ -547,27 +567,7 @@ both_modes_and_backends!(
             return;
         };
         let mut teacher = Teacher::new(&fake, 5011, "Shazia");
-        teacher.says("/start");
-        teacher.expect("Choose your language").await;
-        teacher.taps("English");
-        teacher.expect("What is your name").await;
-        teacher.says("Shazia");
-        teacher.expect("Which grades").await;
-        teacher.says("1");
-        teacher.expect("Agree?").await;
-        teacher.taps("Yes");
-        teacher.expect("Main menu").await;
-
-        teacher.says("my class is too noisy, what do i do");
-        teacher.expect("Did this help?").await;
-        teacher.taps("👎 No");
-        let opened = teacher.expect("HD-").await;
-        let code: String = opened
-            .visible_text()
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .find(|w| w.starts_with("HD-"))
-            .expect("a ticket number")
-            .to_string();
+        let code = onboard_and_open_a_ticket(&mut teacher).await;
 
         // The teacher records a voice note (a real update, moved into this teacher's chat).
         let mut voice: serde_json::Value = serde_json::from_str(
@@ -611,26 +611,7 @@ both_modes_and_backends!(
         };
         let expert = fake.add_user(9001, "Zainab", Some("en"));
         let mut teacher = Teacher::new(&fake, 5021, "Kiran");
-        teacher.says("/start");
-        teacher.expect("Choose your language").await;
-        teacher.taps("English");
-        teacher.expect("What is your name").await;
-        teacher.says("Kiran");
-        teacher.expect("Which grades").await;
-        teacher.says("4");
-        teacher.expect("Agree?").await;
-        teacher.taps("Yes");
-        teacher.expect("Main menu").await;
-        teacher.says("my class is too noisy, what do i do");
-        teacher.expect("Did this help?").await;
-        teacher.taps("👎 No");
-        let opened = teacher.expect("HD-").await;
-        let code: String = opened
-            .visible_text()
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .find(|w| w.starts_with("HD-"))
-            .expect("a ticket number")
-            .to_string();
+        let code = onboard_and_open_a_ticket(&mut teacher).await;
 
         // The ticket opened a topic in the experts' forum, with the question and its context.
         let post = fake

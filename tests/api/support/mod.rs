@@ -268,3 +268,11 @@ pub fn new_id() -> String {
         rand::random::<u64>()
     )
 }
+
+/// The ticket number (`HD-…`) a bot message mentions.
+pub fn ticket_code(text: &str) -> String {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .find(|w| w.starts_with("HD-"))
+        .unwrap_or_else(|| panic!("no ticket number in {text:?}"))
+        .to_string()
+}
