@@ -95,6 +95,50 @@ impl Conversations {
         self
     }
 
+    /// The experts' Telegram group (chat id), when there is one.
+    #[must_use]
+    pub fn expert_group(&self) -> Option<&str> {
+        self.inner.expert_group.as_deref()
+    }
+
+    /// Wakes readers of the outbox after something other than a conversation step wrote to
+    /// it (SLA notices, for instance).
+    pub fn notify_committed(&self) {
+        self.inner.committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Tells the experts, in each ticket's topic, that its answer waits for a teacher who
+    /// cannot be reached (see [`Store::hold_or_fail`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the notices could not be queued.
+    pub async fn answers_held(&self, tickets: &[String]) -> Result<(), StoreError> {
+        let Some(group) = self.expert_group() else {
+            return Ok(());
+        };
+        let notices: Vec<crate::store::Notice> = tickets
+            .iter()
+            .map(|code| crate::store::Notice {
+                ticket: code.clone(),
+                payload: crate::sla_watch::in_topic(
+                    code,
+                    &format!(
+                        "📭 The teacher cannot be reached right now (the bot is blocked or the chat \
+                         is closed). The answer to {code} is kept and goes out when they write again."
+                    ),
+                ),
+                marks: None,
+            })
+            .collect();
+        self.inner
+            .store
+            .commit_notices(group, &notices, self.inner.clock.now())
+            .await?;
+        self.notify_committed();
+        Ok(())
+    }
+
     /// The store.
     #[must_use]
     pub fn store(&self) -> &Store {
@@ -274,7 +318,7 @@ impl Conversations {
             }
             Err(_) => self.process_alone(&groups[0], new_teacher).await?,
         }
-        self.inner.committed.send_modify(|n| *n = n.wrapping_add(1));
+        self.notify_committed();
         Ok(taken)
     }
 
@@ -377,8 +421,13 @@ impl Conversations {
                 let lines: Vec<String> = open
                     .iter()
                     .map(|t| {
+                        let held = if t.delivery.as_deref() == Some("held") {
+                            " · answer waiting: teacher unreachable"
+                        } else {
+                            ""
+                        };
                         format!(
-                            "{} · {} · {} · {}",
+                            "{} · {} · {} · {}{held}",
                             t.code,
                             t.status,
                             t.topic.as_deref().unwrap_or("-"),
@@ -655,10 +704,18 @@ fn step_group(
                 channel: event.channel.clone(),
                 channel_user: event.channel_user.clone(),
                 payload,
+                ticket: None,
             });
         }
-        // Whoever writes can be written to (Telegram: a teacher who blocked us must unblock first).
-        commit.reachable = Some(true);
+        // Whoever writes can be written to (Telegram: a teacher who blocked us must unblock
+        // first). An expert's answer relayed into the conversation is not the teacher writing.
+        let relayed = match message {
+            InboundMessage::ExpertAnswer { ticket, .. } => Some(ticket.clone()),
+            _ => {
+                commit.reachable = Some(true);
+                None
+            }
+        };
         let input = message.to_input();
         let before = state.dialogue.at.as_ref().map(|c| c.node.to_string());
         let step = match message {
@@ -677,8 +734,11 @@ fn step_group(
             &mut commit,
             &step.state,
             step.effects,
-            event,
-            node.as_ref(),
+            Outgoing {
+                event,
+                node: node.as_ref(),
+                ticket: relayed.as_ref(),
+            },
             expert_group,
         );
         debug!(
@@ -696,14 +756,29 @@ fn step_group(
     commit
 }
 
+/// Where a step's replies go and what they belong to.
+#[derive(Clone, Copy)]
+struct Outgoing<'a> {
+    /// The event answered (its channel and user are the recipient).
+    event: &'a InboxEvent,
+    /// The node the conversation is at after the step, for the transcript.
+    node: Option<&'a String>,
+    /// The ticket whose expert answer these replies carry: they wait for an unreachable teacher.
+    ticket: Option<&'a String>,
+}
+
 fn apply_effects(
     commit: &mut Commit,
     state: &TeacherState,
     effects: Vec<helpdesk::Effect>,
-    event: &InboxEvent,
-    node: Option<&String>,
+    to: Outgoing<'_>,
     expert_group: Option<&str>,
 ) {
+    let Outgoing {
+        event,
+        node,
+        ticket,
+    } = to;
     for effect in effects {
         let effect = match effect {
             helpdesk::Effect::Dialogue(effect) => effect,
@@ -725,6 +800,7 @@ fn apply_effects(
                     channel: event.channel.clone(),
                     channel_user: event.channel_user.clone(),
                     payload,
+                    ticket: ticket.cloned(),
                 });
             }
             Effect::SetProfile { field, value } => commit.profile.push((field, value)),
@@ -787,6 +863,7 @@ fn apply_helpdesk(
                 channel: "telegram".into(),
                 channel_user: group.to_string(),
                 payload: serde_json::to_string(&payload).unwrap_or_default(),
+                ticket: None,
             });
         }
     };
@@ -817,6 +894,13 @@ fn apply_helpdesk(
         helpdesk::Effect::Comment { code, text } => to_experts(Outbound::InTopic {
             ticket: code.clone(),
             text: format!("💬 The teacher's comment on the answer: {text}"),
+            file: None,
+        }),
+        helpdesk::Effect::Reopen { code } => to_experts(Outbound::InTopic {
+            ticket: code.clone(),
+            text: format!(
+                "🔁 The teacher says the answer did not solve it: {code} is open again. Their next words follow here."
+            ),
             file: None,
         }),
         _ => {}
@@ -874,6 +958,7 @@ fn apply_helpdesk(
             commit.ratings.push((code, i64::from(rating)));
         }
         helpdesk::Effect::Comment { code, text } => commit.comments.push((code, text)),
+        helpdesk::Effect::Reopen { code } => commit.reopened.push(code),
     }
 }
 

@@ -159,6 +159,12 @@ fn fold_char(c: char) -> Option<char> {
     Some(folded)
 }
 
+/// The value of a decimal digit in any script Baithak reads (`5`, `٥`, `۵`, `৫`).
+#[must_use]
+pub fn digit_value(c: char) -> Option<u32> {
+    fold_char(c).and_then(|d| d.to_digit(10))
+}
+
 fn digit(c: char, zero: char) -> char {
     char::from(b'0' + u8::try_from(u32::from(c) - u32::from(zero)).unwrap_or(0))
 }

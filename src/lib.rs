@@ -35,6 +35,7 @@ pub mod helpdesk;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;
+pub mod sla_watch;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

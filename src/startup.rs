@@ -148,6 +148,10 @@ impl Application {
         }
         let dispatcher = Dispatcher::new(api.clone(), self.conversations.clone(), settings.limits);
         tasks.push(tokio::spawn(dispatcher.run(stopped(&stop))));
+        if self.conversations.expert_group().is_some() {
+            let sla = crate::sla_watch::run(self.conversations.clone(), stopped(&stop));
+            tasks.push(tokio::spawn(sla));
+        }
         (stop, tasks)
     }
 }

@@ -134,7 +134,7 @@ contract! {
             answers: vec![QuizAnswerRecord { module: "feedback".into(), question: "q1".into(), chosen: 2, correct: true }],
             attempts: vec![Attempt { module: "feedback".into(), score: 4, max: 5, passed: true }],
             certificates: vec![("feedback".into(), "ABCD-EFGH".into(), Some("Ayesha".into()))],
-            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: "u1".into(), payload: "{}".into() }],
+            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: "u1".into(), payload: "{}".into(), ticket: None }],
             ..Commit::default()
         };
 
@@ -168,7 +168,7 @@ contract! {
         let stale = Commit {
             state: "{\"n\":2}".into(),
             transcript: vec![TranscriptEntry { direction: "in", node: None, body: "late".into() }],
-            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: "u1".into(), payload: "{}".into() }],
+            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: "u1".into(), payload: "{}".into(), ticket: None }],
             ..base.clone()
         };
 
@@ -211,7 +211,7 @@ contract! {
                 state: "{}".into(),
                 now: t0(),
                 outbox: (0..n)
-                    .map(|i| OutboundRecord { channel: "web".into(), channel_user: user.into(), payload: format!("{i}") })
+                    .map(|i| OutboundRecord { channel: "web".into(), channel_user: user.into(), payload: format!("{i}"), ticket: None })
                     .collect(),
                 ..Commit::default()
             };
@@ -276,7 +276,7 @@ contract! {
                 LessonRecord { module: "m".into(), part: 1, parts: 3, done: false },
                 LessonRecord { module: "m".into(), part: 2, parts: 3, done: false },
             ],
-            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: user.into(), payload: "{}".into() }],
+            outbox: vec![OutboundRecord { channel: "web".into(), channel_user: user.into(), payload: "{}".into(), ticket: None }],
             ..Commit::default()
         };
         let stale_b = Commit { version: b.version + 7, ..commit(&b, eb, "b") };
@@ -303,7 +303,7 @@ contract! {
             state: "{}".into(),
             now: t0(),
             outbox: (0..3)
-                .map(|i| OutboundRecord { channel: "web".into(), channel_user: "a".into(), payload: format!("{i}") })
+                .map(|i| OutboundRecord { channel: "web".into(), channel_user: "a".into(), payload: format!("{i}"), ticket: None })
                 .collect(),
             ..Commit::default()
         };

@@ -50,6 +50,8 @@ pub const TEXT_KEYS: &[&str] = &[
     "helpdesk_empty",
     "helpdesk_expert_answer",
     "helpdesk_rate",
+    "helpdesk_still_need_help",
+    "helpdesk_reopened",
     "helpdesk_rated",
     "helpdesk_comment_saved",
     "helpdesk_continue",

@@ -29,6 +29,8 @@ pub struct Config {
     pub remind_unclaimed: Duration,
     /// A ticket unanswered for this long goes to the lead.
     pub escalate_unanswered: Duration,
+    /// Who is told about escalations (Telegram @usernames, mentioned in the expert group).
+    pub lead: Vec<String>,
     /// Expert pools, first match wins.
     pub pools: Vec<Pool>,
 }
@@ -42,6 +44,8 @@ pub struct Pool {
     pub topics: Vec<String>,
     /// Languages it answers; empty means every language.
     pub languages: Vec<Lang>,
+    /// Its experts' Telegram @usernames, mentioned when a ticket waits too long.
+    pub mention: Vec<String>,
 }
 
 impl Default for Config {
@@ -60,7 +64,8 @@ impl Default for Config {
             close: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
             response_hours: 24,
             remind_unclaimed: Duration::minutes(60),
-            escalate_unanswered: Duration::hours(24),
+            escalate_unanswered: Duration::hours(8),
+            lead: Vec::new(),
             pools: Vec::new(),
         }
     }
@@ -129,6 +134,41 @@ impl Config {
         )
     }
 
+    /// How much office time lies between `from` and `to`: the SLA clocks run only while the
+    /// experts work, so a question asked on Saturday evening is not late on Sunday.
+    #[must_use]
+    pub fn office_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        if to <= from {
+            return Duration::zero();
+        }
+        let from = from.with_timezone(&self.timezone);
+        let to = to.with_timezone(&self.timezone);
+        let mut total = Duration::zero();
+        let mut day = from.date_naive();
+        // A year of days at most: anything older is long overdue whatever the exact figure.
+        for _ in 0..366 {
+            if day > to.date_naive() {
+                break;
+            }
+            if self.days.contains(&day.weekday()) {
+                let local = |t: NaiveTime| {
+                    self.timezone
+                        .from_local_datetime(&day.and_time(t))
+                        .earliest()
+                };
+                if let (Some(open), Some(close)) = (local(self.open), local(self.close)) {
+                    let start = open.max(from);
+                    let end = close.min(to);
+                    if end > start {
+                        total += end - start;
+                    }
+                }
+            }
+            day += Duration::days(1);
+        }
+        total
+    }
+
     /// The pool for a topic and language: the first that takes both, else the first pool.
     #[must_use]
     pub fn pool(&self, topic: Option<&str>, lang: Lang) -> Option<&Pool> {
@@ -166,6 +206,8 @@ struct RawHours {
 struct RawSla {
     remind_unclaimed_minutes: u32,
     escalate_unanswered_hours: u32,
+    #[serde(default)]
+    lead: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +218,8 @@ struct RawPool {
     topics: Vec<Spanned<String>>,
     #[serde(default)]
     languages: Vec<Spanned<String>>,
+    #[serde(default)]
+    mention: Vec<Spanned<String>>,
 }
 
 /// Parses `helpdesk.yaml`; problems go to `diagnostics` (the default is returned with them).
@@ -252,11 +296,30 @@ pub fn parse(
     config.response_hours = raw.response_hours;
     config.remind_unclaimed = Duration::minutes(i64::from(raw.sla.remind_unclaimed_minutes));
     config.escalate_unanswered = Duration::hours(i64::from(raw.sla.escalate_unanswered_hours));
+    let handles = |names: Vec<Spanned<String>>, error: &mut dyn FnMut(Pos, String)| {
+        let mut kept = Vec::new();
+        for name in names {
+            if is_username(&name.value) {
+                kept.push(name.value);
+            } else {
+                error(
+                    pos(&name.referenced),
+                    format!(
+                        "`{}` is not a Telegram @username (5–32 letters, digits or _)",
+                        name.value
+                    ),
+                );
+            }
+        }
+        kept
+    };
+    config.lead = handles(raw.sla.lead, &mut error);
     for pool in raw.pools {
         let mut p = Pool {
             name: pool.name,
             topics: Vec::new(),
             languages: Vec::new(),
+            mention: handles(pool.mention, &mut error),
         };
         for topic in pool.topics {
             if topics.contains(&topic.value) {
@@ -280,6 +343,14 @@ pub fn parse(
         config.pools.push(p);
     }
     config
+}
+
+/// `@name` with Telegram's rules for usernames.
+fn is_username(handle: &str) -> bool {
+    handle.strip_prefix('@').is_some_and(|name| {
+        (5..=32).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 #[cfg(test)]
@@ -316,5 +387,49 @@ mod tests {
             panic!("closed early in the morning");
         };
         assert_eq!(opens.format("%a %d %H:%M").to_string(), "Mon 23 09:00");
+    }
+
+    #[test]
+    fn office_time_counts_only_working_hours() {
+        let config = Config::default(); // Karachi, Mon–Sat 09:00–17:00
+        // Monday 10:00 → Monday 11:30: all office time.
+        assert_eq!(
+            config.office_time(at("2026-11-23T05:00:00Z"), at("2026-11-23T06:30:00Z")),
+            Duration::minutes(90)
+        );
+        // Monday 16:30 → Tuesday 09:45: half an hour on Monday, 45 minutes on Tuesday.
+        assert_eq!(
+            config.office_time(at("2026-11-23T11:30:00Z"), at("2026-11-24T04:45:00Z")),
+            Duration::minutes(75)
+        );
+        // Saturday 20:00 → Monday 09:00: none (Sunday is off).
+        assert_eq!(
+            config.office_time(at("2026-11-28T15:00:00Z"), at("2026-11-30T04:00:00Z")),
+            Duration::zero()
+        );
+        // A whole week: six working days of eight hours.
+        assert_eq!(
+            config.office_time(at("2026-11-23T00:00:00Z"), at("2026-11-30T00:00:00Z")),
+            Duration::hours(48)
+        );
+    }
+
+    #[test]
+    fn mentions_must_be_telegram_usernames() {
+        let topics = HashSet::new();
+        let mut diagnostics = Vec::new();
+        let source = "timezone: Asia/Dhaka\noffice_hours: {days: [sun], open: \"10:00\", close: \"16:00\"}\nresponse_hours: 24\nsla: {remind_unclaimed_minutes: 30, escalate_unanswered_hours: 4, lead: [\"@programme_lead\"]}\npools:\n  - name: all\n    mention: [\"@ok_handle\", \"not a handle\"]\n";
+        let config = parse(
+            Path::new("helpdesk.yaml"),
+            source,
+            &topics,
+            &mut diagnostics,
+        );
+        assert_eq!(config.lead, ["@programme_lead"]);
+        assert_eq!(config.pools[0].mention, ["@ok_handle"]);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let shown = diagnostics[0].to_string();
+        assert!(shown.contains("helpdesk.yaml:7:29"), "{shown}");
+        assert!(shown.contains("not a handle"), "{shown}");
     }
 }

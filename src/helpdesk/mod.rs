@@ -9,6 +9,7 @@
 //! confidence, article and outcome.
 
 pub mod config;
+pub mod sla;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -187,6 +188,11 @@ pub enum Effect {
         /// 1–5.
         rating: u8,
     },
+    /// The teacher says the expert's answer did not solve it: the ticket is open again.
+    Reopen {
+        /// The ticket.
+        code: String,
+    },
     /// The teacher commented on the answer.
     Comment {
         /// The ticket.
@@ -245,13 +251,14 @@ pub fn expert_answer(
         .replace("{code}", code)
         .replace("{text}", text);
     h.say(body, Vec::new());
-    let buttons = (1..=5)
+    let mut buttons: Vec<Button> = (1..=5)
         .map(|n| Button {
             id: format!("{BUTTON_PREFIX}rate.{n}"),
             label: n.to_string(),
             short: None,
         })
         .collect();
+    buttons.push(h.button_for("reopen", "helpdesk_still_need_help"));
     let rate = h.text("helpdesk_rate");
     h.say(rate, buttons);
     h.s.helpdesk.rating = Some(code.to_string());
@@ -262,6 +269,38 @@ pub fn expert_answer(
     Step {
         state: h.s,
         effects: h.effects,
+    }
+}
+
+/// The rating button a typed answer stands for: `1`–`5` in Latin, Arabic-Indic, Urdu or Bangla
+/// digits, 👍 (5) and 👎 (the answer did not help).
+fn typed_rating(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    // A thumb may carry a variation selector or a skin tone.
+    let rest = chars.as_str().trim_start_matches([
+        '\u{fe0f}',
+        '\u{1f3fb}',
+        '\u{1f3fc}',
+        '\u{1f3fd}',
+        '\u{1f3fe}',
+        '\u{1f3ff}',
+    ]);
+    if !rest.is_empty() {
+        return None;
+    }
+    match first {
+        '👍' => Some("rate.5"),
+        '👎' => Some("reopen"),
+        c => match crate::language::digit_value(c)? {
+            1 => Some("rate.1"),
+            2 => Some("rate.2"),
+            3 => Some("rate.3"),
+            4 => Some("rate.4"),
+            5 => Some("rate.5"),
+            _ => None,
+        },
     }
 }
 
@@ -293,6 +332,14 @@ impl Helpdesk<'_> {
     fn handle(&mut self, input: &Input) {
         if let Input::Choice(id) = input
             && let Some(button) = id.strip_prefix(BUTTON_PREFIX)
+        {
+            self.button(button);
+            return;
+        }
+        // While a rating is awaited, a typed 1–5 (in any script), 👍 or 👎 is the rating.
+        if self.s.helpdesk.rating.is_some()
+            && let Input::Text(text) = input
+            && let Some(button) = typed_rating(text)
         {
             self.button(button);
             return;
@@ -483,6 +530,16 @@ impl Helpdesk<'_> {
                     &found,
                     Some(pending.article),
                 );
+            }
+            ("reopen", _) => {
+                let Some(code) = self.s.helpdesk.rating.take() else {
+                    self.resume();
+                    return;
+                };
+                self.effects.push(Effect::Reopen { code: code.clone() });
+                let reopened = self.text("helpdesk_reopened").replace("{code}", &code);
+                self.say(reopened, Vec::new());
+                self.s.helpdesk.open = Some(code);
             }
             (rate, _) if rate.starts_with("rate.") => {
                 let Some(code) = self.s.helpdesk.rating.take() else {

@@ -98,6 +98,11 @@ pub struct Ticket {
     pub rating: Option<i64>,
     /// The teacher's comment on the answer.
     pub comment: Option<String>,
+    /// Since when it waits for an expert (its opening, or its reopening).
+    pub waiting_since: DateTime<Utc>,
+    /// What became of the answer's message to the teacher: `pending`, `sent`, `failed`, or
+    /// `held` while the teacher cannot be reached; `None` before an answer.
+    pub delivery: Option<String>,
 }
 
 impl Store {
@@ -199,7 +204,9 @@ impl Store {
     /// [`StoreError::NotFound`]; [`StoreError::Database`].
     pub async fn ticket(&self, code: &str) -> Result<Ticket, StoreError> {
         const SQL: &str = "SELECT code, teacher_id, status, topic, language, body, suggested, pool, created_at, \
-                           rating, comment FROM tickets WHERE code = $1";
+                           rating, comment, waiting_since, \
+                           (SELECT status FROM outbox WHERE ticket = tickets.code ORDER BY id DESC LIMIT 1) \
+                           FROM tickets WHERE code = $1";
         type Row = (
             String,
             i64,
@@ -210,6 +217,8 @@ impl Store {
             Option<String>,
             Option<String>,
             i64,
+            Option<i64>,
+            Option<String>,
             Option<i64>,
             Option<String>,
         );
@@ -227,6 +236,8 @@ impl Store {
             created,
             rating,
             comment,
+            waiting_since,
+            delivery,
         ) = row.ok_or(StoreError::NotFound)?;
         Ok(Ticket {
             code,
@@ -240,6 +251,8 @@ impl Store {
             created_at: from_millis(created),
             rating,
             comment,
+            waiting_since: from_millis(waiting_since.unwrap_or(created)),
+            delivery,
         })
     }
 
@@ -271,6 +284,27 @@ impl Store {
             )
             .collect())
     }
+}
+
+/// A message to the expert group about a ticket (an SLA reminder, an escalation, a delivery
+/// problem), with the mark it sets on the ticket.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// The ticket.
+    pub ticket: String,
+    /// The outbox payload for the expert group.
+    pub payload: String,
+    /// Sets `reminded_at` or `escalated_at` on the ticket, so the notice is sent once.
+    pub marks: Option<Mark>,
+}
+
+/// What a [`Notice`] records on its ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// The pool was reminded.
+    Reminded,
+    /// The lead was told.
+    Escalated,
 }
 
 /// Everything one expert message in the expert group writes, in one transaction.
@@ -336,5 +370,135 @@ impl Store {
             out.push(self.ticket(&code).await?);
         }
         Ok(out)
+    }
+
+    /// Tickets in the experts' hands (open or claimed) that still have a reminder or an
+    /// escalation to come, oldest first, with their teacher, for the SLA.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn waiting_tickets(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(i64, crate::helpdesk::sla::Waiting)>, StoreError> {
+        const SQL: &str = "SELECT teacher_id, code, status, pool, COALESCE(waiting_since, created_at), \
+                           reminded_at IS NOT NULL, escalated_at IS NOT NULL FROM tickets \
+                           WHERE status IN ('open', 'claimed') AND (reminded_at IS NULL OR escalated_at IS NULL) \
+                           ORDER BY created_at LIMIT $1";
+        type Row = (i64, String, String, Option<String>, i64, bool, bool);
+        let rows: Vec<Row> =
+            on_pool!(self, pool => sqlx::query_as(SQL).bind(limit).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(teacher, code, status, pool, since, reminded, escalated)| {
+                    (
+                        teacher,
+                        crate::helpdesk::sla::Waiting {
+                            code,
+                            status,
+                            pool,
+                            since: from_millis(since),
+                            reminded,
+                            escalated,
+                        },
+                    )
+                },
+            )
+            .collect())
+    }
+
+    /// Queues notices for the expert group `group` and sets their marks, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn commit_notices(
+        &self,
+        group: &str,
+        notices: &[Notice],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        macro_rules! statements {
+            ($tx:ident, $now:ident) => {{
+                for notice in notices {
+                    let mark = match notice.marks {
+                        Some(Mark::Reminded) => "reminded_at",
+                        Some(Mark::Escalated) => "escalated_at",
+                        None => "",
+                    };
+                    if !mark.is_empty() {
+                        let sql = format!("UPDATE tickets SET {mark} = $1 WHERE code = $2");
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind($now).bind(&notice.ticket)
+                            .execute(&mut *$tx).await?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) \
+                         SELECT teacher_id, 'telegram', $1, $2, $3 FROM tickets WHERE code = $4",
+                    )
+                    .bind(group).bind(&notice.payload).bind($now).bind(&notice.ticket)
+                    .execute(&mut *$tx).await?;
+                }
+            }};
+        }
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let now_ms = super::millis(now);
+        let _turn = self.write_turn().await;
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                statements!(tx, now_ms);
+                tx.commit().await?;
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                statements!(tx, now_ms);
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A teacher turned out to be unreachable: of the pending rows `ids`, those that carry an
+    /// expert's answer are held for when the teacher writes again, the rest fail with
+    /// `reason`. Returns the tickets whose answers are held.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn hold_or_fail(
+        &self,
+        ids: &[i64],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
+        {
+            let _turn = self.write_turn().await;
+            for chunk in super::records::pow2_chunks(ids, 1) {
+                let list: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+                let sql = format!(
+                    "UPDATE outbox SET status = 'held', attempts = attempts + 1, error = $1 \
+                     WHERE status = 'pending' AND ticket IS NOT NULL AND id IN ({}) RETURNING ticket",
+                    list.join(", ")
+                );
+                let rows: Vec<(String,)> = on_pool!(self, pool => {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(reason);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.fetch_all(pool).await?
+                });
+                held.extend(rows.into_iter().map(|(t,)| t));
+            }
+        }
+        self.mark_failed(ids, reason, now).await?;
+        held.sort();
+        held.dedup();
+        Ok(held)
     }
 }

@@ -23,7 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use helpdesk::{ExpertWrite, LoggedQuestion, Ticket};
+pub use helpdesk::{ExpertWrite, LoggedQuestion, Mark, Notice, Ticket};
 pub use records::{
     Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,

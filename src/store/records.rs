@@ -108,6 +108,8 @@ pub struct Commit {
     pub ratings: Vec<(String, i64)>,
     /// Comments on answers `(ticket, comment)`.
     pub comments: Vec<(String, String)>,
+    /// Tickets the teacher reopened (the answer did not help).
+    pub reopened: Vec<String>,
 }
 
 /// A question for the log.
@@ -232,6 +234,8 @@ pub struct OutboundRecord {
     pub channel_user: String,
     /// The reply JSON.
     pub payload: String,
+    /// The ticket whose answer this carries: held, not failed, while the teacher is unreachable.
+    pub ticket: Option<String>,
 }
 
 /// An outbox row.
@@ -569,18 +573,53 @@ macro_rules! write_commits {
                     .bind(comment).bind(code).bind(c.teacher_id)
                     .execute(&mut *$tx).await?;
             }
+            for code in &c.reopened {
+                sqlx::query(
+                    "UPDATE tickets SET status = 'open', waiting_since = $1, reminded_at = NULL, \
+                     escalated_at = NULL, closed_at = NULL WHERE code = $2 AND teacher_id = $3",
+                )
+                .bind(ms(c.now)).bind(code).bind(c.teacher_id)
+                .execute(&mut *$tx).await?;
+            }
+        }
+
+        // A teacher who writes again gets the answers held while they could not be reached,
+        // before this commit's own replies: copied as new rows so they go out in order.
+        let returning: Vec<i64> = commits.iter().filter(|c| c.reachable == Some(true)).map(|c| c.teacher_id).collect();
+        for chunk in pow2_chunks(&returning, 1) {
+            let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let list = list.join(", ");
+            let sql = format!(
+                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at, ticket) \
+                 SELECT teacher_id, channel, channel_user, payload, created_at, ticket FROM outbox \
+                 WHERE status = 'held' AND teacher_id IN ({list}) ORDER BY id"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for teacher in chunk {
+                q = q.bind(*teacher);
+            }
+            if q.execute(&mut *$tx).await?.rows_affected() > 0 {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'released' WHERE status = 'held' AND teacher_id IN ({list})"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for teacher in chunk {
+                    q = q.bind(*teacher);
+                }
+                q.execute(&mut *$tx).await?;
+            }
         }
 
         let outbox: Vec<(&$crate::store::Commit, &$crate::store::OutboundRecord)> =
             commits.iter().flat_map(|c| c.outbox.iter().map(move |o| (c, o))).collect();
-        for chunk in pow2_chunks(&outbox, 5) {
+        for chunk in pow2_chunks(&outbox, 6) {
             let sql = format!(
-                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at) VALUES {}",
-                value_rows(&["", "", "", "", ""], chunk.len())
+                "INSERT INTO outbox (teacher_id, channel, channel_user, payload, created_at, ticket) VALUES {}",
+                value_rows(&["", "", "", "", "", ""], chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (c, o) in chunk {
-                q = q.bind(c.teacher_id).bind(&o.channel).bind(&o.channel_user).bind(&o.payload).bind(ms(c.now));
+                q = q.bind(c.teacher_id).bind(&o.channel).bind(&o.channel_user).bind(&o.payload).bind(ms(c.now)).bind(&o.ticket);
             }
             q.execute(&mut *$tx).await?;
         }

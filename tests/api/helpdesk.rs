@@ -40,12 +40,7 @@ async fn onboard(teacher: &mut WebTeacher<'_>) {
 }
 
 async fn teacher_id(app: &TestApp, user: &str) -> i64 {
-    app.conversations
-        .store()
-        .load_conversation("web", user, "{}", Utc::now())
-        .await
-        .expect("conversation")
-        .teacher_id
+    app.teacher_id("web", user).await
 }
 
 both_backends! {

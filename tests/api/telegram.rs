@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use baithak::channel::telegram::client::BotApi;
 use baithak::channel::telegram::{Mode, RateLimits, TelegramSettings};
+use baithak::clock::Clock;
+use baithak::store::Ticket;
 use baithak::testkit::telegram::{
     FakeTelegram, FakeTelegramOptions, Fault, SentMessage, UserHandle,
 };
 
+use crate::both_backends;
 use crate::support::{Backend, TestApp, TestDatabase, fixture_content, ticket_code};
 
 const SECRET: &str = "test-secret_123";
@@ -20,7 +23,7 @@ async fn spawn(
     mode: Mode,
     limits: RateLimits,
 ) -> Option<(TestApp, FakeTelegram)> {
-    spawn_with_experts(backend, mode, limits, None).await
+    spawn_with_experts(backend, mode, limits, None, Clock::System).await
 }
 
 /// [`spawn`], with the experts' forum group when `expert_group` is set.
@@ -29,6 +32,7 @@ async fn spawn_with_experts(
     mode: Mode,
     limits: RateLimits,
     expert_group: Option<i64>,
+    clock: Clock,
 ) -> Option<(TestApp, FakeTelegram)> {
     let fake = FakeTelegram::start(FakeTelegramOptions::default())
         .await
@@ -45,9 +49,10 @@ async fn spawn_with_experts(
         limits,
         expert_group,
     };
-    let app =
-        TestApp::spawn_configured(database, fixture_content(), |s| s.telegram = Some(settings))
-            .await;
+    let app = TestApp::spawn_with(database, fixture_content(), clock, |s| {
+        s.telegram = Some(settings);
+    })
+    .await;
     if mode == Mode::Webhook {
         let api = BotApi::new(&fake.api_url(), fake.token()).expect("client");
         api.set_webhook(&app.url("/telegram/webhook"), SECRET)
@@ -128,6 +133,50 @@ async fn onboard_and_open_a_ticket(teacher: &mut Teacher<'_>) -> String {
     teacher.taps("👎 No");
     let opened = teacher.expect("HD-").await;
     ticket_code(opened.visible_text())
+}
+
+/// Waits until ticket `code` satisfies `check`, looking again after every commit and every
+/// delivery.
+async fn wait_for_ticket(app: &TestApp, code: &str, what: &str, check: impl Fn(&Ticket) -> bool) {
+    let mut commits = app.conversations.subscribe();
+    let mut deliveries = app.conversations.subscribe_deliveries();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let ticket = app
+            .conversations
+            .store()
+            .ticket(code)
+            .await
+            .expect("ticket");
+        if check(&ticket) {
+            return;
+        }
+        tokio::select! {
+            changed = commits.changed() => changed.expect("alive"),
+            changed = deliveries.changed() => changed.expect("alive"),
+            () = tokio::time::sleep_until(deadline) => panic!("{what}: not within {DEADLINE:?}: {ticket:?}"),
+        }
+    }
+}
+
+/// Reads a real update fixture, moved into `chat`'s private chat.
+fn fixture_update(name: &str, chat: i64) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/fixtures/telegram/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut update: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    update["message"]["chat"]["id"] = chat.into();
+    update["message"]["from"]["id"] = chat.into();
+    update
+}
+
+/// Waits for the expert group's message containing `needle`.
+async fn expert_sees(fake: &FakeTelegram, needle: &str) -> SentMessage {
+    fake.wait_for(EXPERTS, |m| m.visible_text().contains(needle), DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn onboard_and_pass_the_demo_module(teacher: &mut Teacher<'_>) {
@@ -561,30 +610,32 @@ async fn the_global_limit_paces_many_chats_and_every_message_still_arrives() {
 }
 
 both_modes_and_backends!(
-    a_voice_note_sent_after_a_question_is_kept_on_the_ticket_for_the_expert,
+    a_voice_note_and_a_photo_sent_after_a_question_join_the_ticket_and_reach_the_experts,
     |backend, mode| async move {
-        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+        let Some((app, fake)) =
+            spawn_with_experts(backend, mode, unlimited(), Some(EXPERTS), Clock::System).await
+        else {
             return;
         };
         let mut teacher = Teacher::new(&fake, 5011, "Shazia");
         let code = onboard_and_open_a_ticket(&mut teacher).await;
+        let opened = expert_sees(&fake, &code).await;
 
-        // The teacher records a voice note (a real update, moved into this teacher's chat).
-        let mut voice: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/telegram/tg10_voice.json"
-            ))
-            .expect("fixture"),
-        )
-        .expect("JSON");
-        voice["message"]["chat"]["id"] = 5011.into();
-        voice["message"]["from"]["id"] = 5011.into();
-        let file_id = voice["message"]["voice"]["file_id"]
+        // The teacher records a voice note, then sends a photo of the board (real updates,
+        // moved into this teacher's chat).
+        let voice = fixture_update("tg10_voice.json", 5011);
+        let voice_id = voice["message"]["voice"]["file_id"]
             .as_str()
             .expect("file id")
             .to_string();
         fake.send_update(voice).expect("update queued");
+        teacher.expect("Added to your question").await;
+        let photo = fixture_update("tg09_photo_with_caption.json", 5011);
+        let caption = photo["message"]["caption"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        fake.send_update(photo).expect("update queued");
         teacher.expect("Added to your question").await;
 
         let messages = app
@@ -593,9 +644,64 @@ both_modes_and_backends!(
             .ticket_messages(&code)
             .await
             .expect("ticket messages");
-        assert_eq!(messages.len(), 1, "{messages:?}");
-        assert_eq!(messages[0].kind, "voice");
-        assert_eq!(messages[0].file_id.as_deref(), Some(file_id.as_str()));
+        let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, ["voice", "photo"], "{messages:?}");
+        assert_eq!(messages[0].file_id.as_deref(), Some(voice_id.as_str()));
+        assert_eq!(messages[1].body, caption);
+
+        // Both reach the experts in the ticket's topic, as the files themselves.
+        let thread = opened.message_thread_id;
+        for media in ["voice", "photo"] {
+            let sent = fake
+                .wait_for(
+                    EXPERTS,
+                    |m| m.media.as_deref() == Some(media) && m.message_thread_id == thread,
+                    DEADLINE,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(sent.file_id.is_some(), "{sent:?}");
+        }
+        app.stop().await;
+    }
+);
+
+both_modes_and_backends!(
+    a_question_the_knowledge_base_answers_is_answered_and_logged_as_helped,
+    |backend, mode| async move {
+        let Some((app, fake)) = spawn(backend, mode, unlimited()).await else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5012, "Nadia");
+        teacher.says("/start");
+        teacher.expect("Choose your language").await;
+        teacher.taps("English");
+        teacher.expect("What is your name").await;
+        teacher.says("Nadia");
+        teacher.expect("Which grades").await;
+        teacher.says("3");
+        teacher.expect("Agree?").await;
+        teacher.taps("Yes");
+        teacher.expect("Main menu").await;
+        teacher.says("bachay class mein bohat shor kartay hain");
+        let answer = teacher.expect("Did this help?").await;
+        assert!(
+            answer.visible_text().to_lowercase().contains("noisy"),
+            "{}",
+            answer.visible_text()
+        );
+        teacher.taps("👍 Yes, it helped");
+        teacher.expect("Glad it helped").await;
+        teacher.expect("Main menu").await;
+
+        let store = app.conversations.store();
+        let teacher_id = app.teacher_id("telegram", "5012").await;
+        let questions = store.questions_of(teacher_id).await.expect("questions");
+        assert_eq!(questions.len(), 1, "{questions:?}");
+        assert_eq!(questions[0].outcome, "helped");
+        assert_eq!(questions[0].written, "roman_ur");
+        assert_eq!(questions[0].topic.as_deref(), Some("behaviour-management"));
+        assert!(questions[0].ticket.is_none());
         app.stop().await;
     }
 );
@@ -605,7 +711,8 @@ const EXPERTS: i64 = -1_001_234_567_890;
 both_modes_and_backends!(
     an_expert_answers_in_the_ticket_topic_and_the_teacher_rates_the_answer,
     |backend, mode| async move {
-        let Some((app, fake)) = spawn_with_experts(backend, mode, unlimited(), Some(EXPERTS)).await
+        let Some((app, fake)) =
+            spawn_with_experts(backend, mode, unlimited(), Some(EXPERTS), Clock::System).await
         else {
             return;
         };
@@ -709,3 +816,129 @@ both_modes_and_backends!(
         app.stop().await;
     }
 );
+
+/// The expert answers in the ticket's topic; returns the topic's thread id.
+async fn expert_answers(fake: &FakeTelegram, expert: &UserHandle, code: &str, answer: &str) -> i64 {
+    let post = expert_sees(fake, code).await;
+    let thread = post.message_thread_id.expect("posted in a topic");
+    fake.send_text_in(EXPERTS, expert, answer, Some(thread))
+        .expect("answer");
+    thread
+}
+
+both_backends! {
+    async fn a_teacher_whom_the_answer_did_not_help_reopens_the_ticket(backend: Backend) {
+        let Some((app, fake)) =
+            spawn_with_experts(backend, Mode::Webhook, unlimited(), Some(EXPERTS), Clock::System).await
+        else {
+            return;
+        };
+        let expert = fake.add_user(9002, "Farhan", Some("en"));
+        let mut teacher = Teacher::new(&fake, 5031, "Amna");
+        let code = onboard_and_open_a_ticket(&mut teacher).await;
+        let thread = expert_answers(&fake, &expert, &code, "Agree on a quiet signal with the class.").await;
+        teacher.expect("quiet signal").await;
+        teacher.expect("How useful").await;
+
+        // Not solved: the ticket opens again and the experts hear why.
+        teacher.taps("🔁 Still need help");
+        teacher.expect("open again").await;
+        wait_for_ticket(&app, &code, "reopened", |t| t.status == "open").await;
+        expert_sees(&fake, "did not solve it").await;
+        teacher.says("They ignore the signal when I stand at the back");
+        teacher.expect("Added to your question").await;
+        expert_sees(&fake, "ignore the signal").await;
+
+        // The second answer is rated by typing 👍.
+        fake.send_text_in(EXPERTS, &expert, "Stand at the front, wait, and praise the first quiet row.", Some(thread))
+            .expect("second answer");
+        teacher.expect("praise the first quiet row").await;
+        teacher.expect("How useful").await;
+        teacher.says("👍");
+        teacher.expect("Thank you for your rating").await;
+        wait_for_ticket(&app, &code, "rated", |t| t.rating == Some(5) && t.status == "answered").await;
+        let messages = app.conversations.store().ticket_messages(&code).await.expect("messages");
+        let authors: Vec<&str> = messages.iter().map(|m| m.author.as_str()).collect();
+        assert_eq!(authors, ["expert", "teacher", "expert"]);
+        app.stop().await;
+    }
+
+    async fn an_unclaimed_ticket_reminds_its_pool_and_an_unanswered_one_reaches_the_lead(backend: Backend) {
+        // Monday 23 November 2026, 10:00 in Karachi: the helpdesk is open.
+        let clock = Clock::manual(chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00+05:00")
+            .expect("time")
+            .with_timezone(&chrono::Utc));
+        let Some((app, fake)) =
+            spawn_with_experts(backend, Mode::Polling, unlimited(), Some(EXPERTS), clock.clone()).await
+        else {
+            return;
+        };
+        let mut teacher = Teacher::new(&fake, 5032, "Bushra");
+        let code = onboard_and_open_a_ticket(&mut teacher).await;
+        let opened = expert_sees(&fake, &code).await;
+
+        // An hour and a minute later nobody has claimed it: the classroom pool is reminded in
+        // the topic, its expert mentioned.
+        clock.advance(chrono::Duration::minutes(61));
+        let reminder = expert_sees(&fake, "nobody has claimed it").await;
+        assert_eq!(reminder.message_thread_id, opened.message_thread_id);
+        let text = reminder.visible_text();
+        assert!(text.contains(&code) && text.contains("@zainab_expert"), "{text}");
+        assert!(text.contains("1 h 1 min"), "{text}");
+        assert_eq!(baithak::sla_watch::check(&app.conversations).await.expect("check"), 0, "reminded once");
+
+        // By Tuesday evening it has had eight office hours without an answer: the lead hears
+        // of it, in the topic and in the group's main thread.
+        clock.advance(chrono::Duration::hours(32));
+        let escalation = expert_sees(&fake, "has had no answer").await;
+        assert!(escalation.visible_text().contains("@programme_lead"), "{}", escalation.visible_text());
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("has had no answer") && m.message_thread_id != opened.message_thread_id,
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(baithak::sla_watch::check(&app.conversations).await.expect("check"), 0, "escalated once");
+        app.stop().await;
+    }
+
+    async fn an_answer_for_a_teacher_who_blocked_the_bot_waits_and_arrives_when_they_return(backend: Backend) {
+        let Some((app, fake)) =
+            spawn_with_experts(backend, Mode::Webhook, unlimited(), Some(EXPERTS), Clock::System).await
+        else {
+            return;
+        };
+        let expert = fake.add_user(9003, "Sana", Some("en"));
+        let mut teacher = Teacher::new(&fake, 5033, "Rehana");
+        let code = onboard_and_open_a_ticket(&mut teacher).await;
+        fake.block(&teacher.user).expect("blocked");
+        let store = app.conversations.store();
+        let mut commits = app.conversations.subscribe();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        while store.reachable("telegram", "5033").await.expect("read") != Some(false) {
+            tokio::time::timeout_at(deadline, commits.changed())
+                .await
+                .expect("block recorded")
+                .expect("alive");
+        }
+
+        let thread = expert_answers(&fake, &expert, &code, "Seat the loudest pair apart from each other.").await;
+        wait_for_ticket(&app, &code, "answer held", |t| t.delivery.as_deref() == Some("held")).await;
+        expert_sees(&fake, "cannot be reached").await;
+        fake.send_text_in(EXPERTS, &expert, "/queue", Some(thread)).expect("queue");
+        expert_sees(&fake, "answer waiting: teacher unreachable").await;
+        assert!(
+            fake.sent_to(5033).iter().all(|m| !m.visible_text().contains("loudest pair")),
+            "nothing reached a blocked chat"
+        );
+
+        // The teacher comes back: the answer arrives first, then the reply to what they wrote.
+        teacher.says("Main menu");
+        let answer = teacher.expect("loudest pair").await;
+        let menu = teacher.expect("Main menu").await;
+        assert!(answer.message_id < menu.message_id);
+        wait_for_ticket(&app, &code, "answer delivered", |t| t.delivery.as_deref() == Some("sent")).await;
+        app.stop().await;
+    }
+}

@@ -17,7 +17,9 @@
 //!   the parts of a long reply already accepted are not sent again.
 //! - Other 4xx: the row is marked failed with Telegram's reason, and the chat moves on.
 //! - 403 (blocked, never started, deactivated): the teacher is marked unreachable and the
-//!   chat's pending rows fail at once: no retry storm. An unblock marks them reachable again.
+//!   chat's pending rows fail at once: no retry storm. Rows carrying an expert's answer are held
+//!   instead (the experts are told in the ticket's topic) and go out when the teacher writes
+//!   again. An unblock marks the teacher reachable again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
@@ -463,10 +465,15 @@ impl Dispatcher {
                         .chain(later)
                         .collect();
                     let ids: Vec<i64> = all.iter().map(|q| q.row.id).collect();
-                    info!(outbox.rows = ids.len(), %reason, "teacher unreachable on Telegram; pending messages failed");
+                    info!(outbox.rows = ids.len(), %reason, "teacher unreachable on Telegram; pending messages failed, expert answers held");
                     let _ = store.set_reachable(CHANNEL, chat, false).await;
-                    if store.mark_failed(&ids, &reason, now()).await.is_err() {
+                    let Ok(held) = store.hold_or_fail(&ids, &reason, now()).await else {
                         return hand_back(Duration::from_secs(1), false, all.into());
+                    };
+                    if !held.is_empty()
+                        && let Err(err) = self.conversations.answers_held(&held).await
+                    {
+                        warn!(error = %err, "experts not told that an answer is held");
                     }
                     self.finished_with(ids.len());
                     return Turn::Done;

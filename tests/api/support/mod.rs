@@ -99,6 +99,16 @@ impl TestApp {
         }
     }
 
+    /// The id of the teacher at `channel`/`user` (created if new).
+    pub async fn teacher_id(&self, channel: &str, user: &str) -> i64 {
+        self.conversations
+            .store()
+            .load_conversation(channel, user, "{}", chrono::Utc::now())
+            .await
+            .expect("conversation")
+            .teacher_id
+    }
+
     /// Stops the server and hands back its database.
     pub async fn stop(mut self) -> TestDatabase {
         if let Some(tx) = self.shutdown.take() {
