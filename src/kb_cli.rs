@@ -1,5 +1,6 @@
 //! `baithak kb …`: search the knowledge base from the terminal, measure its accuracy on the
-//! labelled questions, and its speed over a large synthetic corpus.
+//! labelled questions and its speed over a large synthetic corpus, and draft a new article
+//! from an answered ticket.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,7 +11,9 @@ use serde_json::json;
 use crate::config::Settings;
 use crate::content::{self, Content};
 use crate::knowledge::eval::{self, ADMIN_TOPIC};
-use crate::knowledge::{Article, KnowledgeBase, Written, search::Index};
+use crate::knowledge::{Article, KnowledgeBase, Written, draft, search::Index};
+use crate::language::Lang;
+use crate::store::{Store, StoreError};
 
 /// What `baithak kb` does.
 #[derive(Debug, Subcommand)]
@@ -31,6 +34,16 @@ pub enum KbAction {
         /// Also list every question that went wrong.
         #[arg(long)]
         misses: bool,
+    },
+    /// Write a draft article from an answered ticket (its question as the example, the
+    /// expert's answer as the body, `draft: true` so it is not served until a person edits it).
+    Draft {
+        /// The ticket's number, e.g. HD-7KQ2MX.
+        #[arg(long = "from-ticket", value_name = "TICKET")]
+        from_ticket: String,
+        /// Replace a draft of the same ticket written before.
+        #[arg(long)]
+        force: bool,
     },
     /// Search speed over the shipped articles plus synthetic ones; prints a table.
     Bench {
@@ -69,8 +82,75 @@ pub async fn run(settings: &Settings, action: KbAction) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         KbAction::Eval { misses } => evaluate(root, &content, misses),
+        KbAction::Draft { from_ticket, force } => draft(settings, &from_ticket, force).await,
         KbAction::Bench { articles, rounds } => bench(root, &content, articles, rounds),
     }
+}
+
+async fn draft(settings: &Settings, ticket: &str, force: bool) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+
+    let code = ticket.trim().to_uppercase();
+    let code = if code.starts_with("HD-") {
+        code
+    } else {
+        format!("HD-{code}")
+    };
+    let store = Store::open(&settings.database_url, 1)
+        .await
+        .context("cannot open the database")?;
+    let ticket = match store.ticket(&code).await {
+        Ok(ticket) => ticket,
+        Err(StoreError::NotFound) => {
+            eprintln!("no ticket {code} in the database");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let messages = store.ticket_messages(&code).await?;
+    let questions = store.questions_of(ticket.teacher_id).await?;
+    store.close().await;
+    let written = questions
+        .iter()
+        .find(|q| q.ticket.as_deref() == Some(code.as_str()))
+        .and_then(|q| Written::parse(&q.written))
+        .unwrap_or(Written::En);
+    let answers: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.author == "expert")
+        .map(|m| m.body.as_str())
+        .collect();
+    if answers.is_empty() {
+        eprintln!("{code} has no expert answer yet; the draft has a place for one");
+    }
+    let source = draft::Source {
+        ticket: &code,
+        topic: ticket.topic.as_deref(),
+        lang: Lang::parse(&ticket.language).unwrap_or(Lang::En),
+        question: &ticket.body,
+        written,
+        answers,
+        expert: messages
+            .iter()
+            .find(|m| m.author == "expert")
+            .and_then(|m| m.expert.as_deref()),
+        rating: ticket.rating,
+    };
+    let path = settings
+        .content_dir
+        .join("knowledge-base/articles")
+        .join(format!("{}.md", draft::id_for(&code)));
+    if path.exists() && !force {
+        eprintln!("{} exists already (--force replaces it)", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::write(&path, draft::render(&source))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {}: a draft, not served until a person rewrites it and removes `draft: true` (`baithak check` checks it)",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn search(kb: &KnowledgeBase, question: &str, as_json: bool, limit: usize) {

@@ -1,6 +1,9 @@
 //! Content validation: the shipped dialogues are complete, and broken content is reported by
 //! `baithak check` (and refused by `baithak serve`) as `file:line:column: level: message`.
 
+#[path = "common/fs.rs"]
+mod fs;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -352,7 +355,7 @@ struct Copy {
 impl Copy {
     fn new() -> Copy {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        copy_dir(&repo_root().join("tests/fixtures"), dir.path());
+        fs::copy_dir(&repo_root().join("tests/fixtures"), dir.path());
         Copy { dir }
     }
 
@@ -412,19 +415,6 @@ impl Copy {
         let output = check(self.root());
         let lines = stdout(&output).lines().map(str::to_string).collect();
         (output.status.success(), lines)
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
     }
 }
 

@@ -210,10 +210,18 @@ pub fn parse(
         }
     }
     if !languages.contains(&Lang::En) {
-        error(
-            at(&front.languages.referenced),
-            "every article has English (`en`), the fallback for every teacher".into(),
-        );
+        // A draft is work in progress (one drafted from an Urdu ticket starts in Urdu); it
+        // must have English before it is served.
+        let message = "every article has English (`en`), the fallback for every teacher";
+        if front.draft {
+            diagnostics.push(Diagnostic::warning(
+                path,
+                at(&front.languages.referenced),
+                format!("draft: {message}; add it before removing `draft: true`"),
+            ));
+        } else {
+            error(at(&front.languages.referenced), message.into());
+        }
     }
     if !languages.contains(&Lang::Ur) {
         diagnostics.push(Diagnostic::warning(
@@ -249,11 +257,12 @@ pub fn parse(
 
     let mut article_topics = Vec::new();
     if front.topics.value.is_empty() {
-        diagnostics.push(Diagnostic::error(
-            path,
-            at(&front.topics.referenced),
-            "at least one topic",
-        ));
+        let at = at(&front.topics.referenced);
+        diagnostics.push(if front.draft {
+            Diagnostic::warning(path, at, "draft: no topic yet; add one before serving it")
+        } else {
+            Diagnostic::error(path, at, "at least one topic")
+        });
     }
     for topic in &front.topics.value {
         if topics.contains(&topic.value) {

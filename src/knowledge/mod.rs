@@ -2,10 +2,12 @@
 //! labelled questions that measure it. Pure: [`crate::content`] reads the files.
 //!
 //! - [`article`]: one Markdown file with front matter → a checked [`Article`].
+//! - [`draft`]: a new article drafted from an answered ticket.
 //! - [`search`]: the multilingual tokenizer, the BM25 index and topic detection.
 //! - [`eval`]: the labelled question set and the accuracy report of `baithak kb eval`.
 
 pub mod article;
+pub mod draft;
 pub mod eval;
 pub mod search;
 

@@ -44,6 +44,39 @@ async fn teacher_id(app: &TestApp, user: &str) -> i64 {
 }
 
 both_backends! {
+    async fn emoji_unknown_scripts_and_very_long_questions_get_sensible_replies(backend: Backend) {
+        let Some(app) = app(backend, office_hours()).await else { return };
+        let mut teacher = app.web_teacher("zeba");
+        onboard(&mut teacher).await;
+
+        // Nothing to search: at the menu, the menu again; nothing logged.
+        teacher.says("😡 😡 😡 ??").await;
+        teacher.expect_reply_containing("did not understand").await;
+        teacher.expect_reply_containing("Main menu").await;
+
+        // A very long question (a pasted essay) is searched and answered like any other.
+        let long = "my class is too noisy and the children do not listen to me at all ".repeat(50);
+        assert!(long.chars().count() > 3_000);
+        teacher.says(&long).await;
+        teacher.expect_reply_containing("Did this help?").await;
+        teacher.taps("hd.yes").await;
+        teacher.expect_reply_containing("Glad it helped").await;
+
+        // Hindi in Devanagari: the knowledge base has no such script, so when in doubt a
+        // person answers.
+        teacher.says("मेरी कक्षा के बच्चे बहुत शोर करते हैं, मैं क्या करूँ").await;
+        let opened = teacher.expect_reply_containing("HD-").await;
+        let code = ticket_code(&opened);
+
+        let id = teacher_id(&app, "zeba").await;
+        let log = app.conversations.store().questions_of(id).await.expect("log");
+        let outcomes: Vec<&str> = log.iter().map(|q| q.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["helped", "escalated"], "{log:?}");
+        assert_eq!(log[0].body, long, "kept whole");
+        assert_eq!(log[1].ticket.as_deref(), Some(code.as_str()));
+        app.stop().await;
+    }
+
     async fn a_question_in_free_words_is_answered_from_the_knowledge_base(backend: Backend) {
         let Some(app) = app(backend, office_hours()).await else { return };
         let mut teacher = app.web_teacher("hina");

@@ -1,5 +1,7 @@
 //! End-to-end tests through the HTTP front door, each on SQLite and on PostgreSQL.
 
+#[path = "../common/fs.rs"]
+mod fs;
 mod support;
 
 mod health;

@@ -860,6 +860,48 @@ both_backends! {
         let messages = app.conversations.store().ticket_messages(&code).await.expect("messages");
         let authors: Vec<&str> = messages.iter().map(|m| m.author.as_str()).collect();
         assert_eq!(authors, ["expert", "teacher", "expert"]);
+
+        // The answered ticket becomes a draft article: checked, never served.
+        let content = tempfile::tempdir().expect("temporary directory");
+        crate::fs::copy_dir(&fixture_content(), content.path());
+        let baithak = |args: &[&str]| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_baithak"))
+                .args(args)
+                .arg("--content")
+                .arg(content.path())
+                .arg("--database-url")
+                .arg(&app.database.url)
+                .output()
+                .expect("baithak runs");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            (output.status.success(), text)
+        };
+        let short = code.trim_start_matches("HD-").to_lowercase();
+        let (ok, out) = baithak(&["kb", "draft", "--from-ticket", &short]);
+        assert!(ok, "{out}");
+        let id = format!("draft-{}", code.to_lowercase());
+        let path = content.path().join(format!("knowledge-base/articles/{id}.md"));
+        let draft = std::fs::read_to_string(&path).expect("draft written");
+        for needle in [
+            "draft: true",
+            "topics: [behaviour-management]",
+            "\"my class is too noisy, what do i do\"",
+            "Agree on a quiet signal with the class.",
+            "praise the first quiet row",
+            "rated 5/5",
+        ] {
+            assert!(draft.contains(needle), "{needle:?} missing from:\n{draft}");
+        }
+        let (ok, out) = baithak(&["kb", "draft", "--from-ticket", &code]);
+        assert!(!ok && out.contains("exists already"), "{out}");
+        let (ok, out) = baithak(&["check"]);
+        assert!(ok && out.contains("(1 drafts)"), "{out}");
+        let (ok, out) = baithak(&["kb", "search", "--json", "quiet signal praise the first quiet row"]);
+        assert!(ok && !out.contains(&id), "drafts are not served: {out}");
         app.stop().await;
     }
 
