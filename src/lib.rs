@@ -9,12 +9,14 @@
 //! - [`dialogue`]: PURE. YAML trees, the `step` function, choice matching.
 //! - [`knowledge`]: PURE. Knowledge-base articles, multilingual search, the accuracy evaluation.
 //! - [`helpdesk`]: PURE. Questions answered or escalated, tickets, expert commands, office
-//!   hours; wraps the dialogue's `step`.
+//!   hours, the SLA (`helpdesk::sla`); wraps the dialogue's `step`.
 //! - [`content`]: reads `dialogues/`, `knowledge-base/` and `helpdesk.yaml` from disk into the
 //!   pure loaders.
 //! - [`store`]: the one storage interface, over SQLite (default) and PostgreSQL.
 //! - [`conversation`]: the only place where decisions meet I/O: inbox event → state → step →
 //!   one transaction of state, transcript, progress and outbox.
+//! - [`sla_watch`]: the timer around `helpdesk::sla`: reminders and escalations queued for the
+//!   expert group.
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram).
 //! - [`web`]: axum routes: web chat, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.

@@ -241,8 +241,27 @@ pub fn resume(dialogues: &Dialogues, state: &State, now: DateTime<Utc>) -> Step 
     };
     m.s.quiz = None;
     match m.s.at.clone() {
-        Some(cursor) if m.d.node(&cursor.node).is_some() => m.enter(cursor.node),
-        _ => m.start_over(),
+        Some(cursor) => match m.d.node(&cursor.node) {
+            // A lesson shows again the very part, task or reflection on screen.
+            Some(
+                node @ Node::Lesson {
+                    parts,
+                    task,
+                    reflection,
+                    ..
+                },
+            ) => match cursor.stage {
+                Stage::Part(p) if p < parts.len() => {
+                    m.show_part(&cursor.node, node, p);
+                }
+                Stage::Task => m.show_task(&cursor.node, task),
+                Stage::Reflection => m.show_reflection(&cursor.node, reflection),
+                _ => m.enter(cursor.node),
+            },
+            Some(_) => m.enter(cursor.node),
+            None => m.start_over(),
+        },
+        None => m.start_over(),
     }
     Step {
         state: m.s,
@@ -676,6 +695,11 @@ impl Machine<'_> {
             Input::Unsupported | Input::Media { .. } => false,
         };
         if !wants_next {
+            if let Input::Text(text) = input
+                && self.own_question(text)
+            {
+                return;
+            }
             let on_screen = match cursor.stage {
                 Stage::Part(p) => p,
                 _ => parts.len(),
@@ -804,10 +828,8 @@ impl Machine<'_> {
         // before that there is no helpdesk to speak of yet.
         if let Input::Text(text) = input
             && matches!(node, Node::Menu { .. } | Node::Lesson { .. })
-            && self.s.profile.contains_key("onboarded")
-            && looks_like_a_question(text)
+            && self.own_question(text)
         {
-            self.effects.push(Effect::Question { text: text.clone() });
             return;
         }
         let key = if *input == Input::Unsupported {
@@ -817,6 +839,19 @@ impl Machine<'_> {
         };
         self.say_system(key, Vec::new());
         self.visit(at, node);
+    }
+
+    /// Passes `text` to the helpdesk as the teacher's own question when it reads like one and
+    /// the teacher is onboarded (the content sets the profile field `onboarded`; before that
+    /// there is no helpdesk to speak of yet). The conversation stays where it is.
+    fn own_question(&mut self, text: &str) -> bool {
+        if !self.s.profile.contains_key("onboarded") || !looks_like_a_question(text) {
+            return false;
+        }
+        self.effects.push(Effect::Question {
+            text: text.to_string(),
+        });
+        true
     }
 
     fn typed_next(&self, text: &str) -> bool {

@@ -683,7 +683,7 @@ pub fn topic_post(
             .collect()
     };
     let text = format!(
-        "🆕 *{code}* · {topic} · {lang}\n\n*Question:* {question}\n\n*Teacher:* {name}, {role}, {district}, grades {grades} ({masked})\n*Suggested before:* {suggested}\n*Was at:* {context}\n\nReply in this topic to answer the teacher. /claim to take it, /note <text> for an internal note, /topic <id> to correct the topic, /close when done.",
+        "🆕 *{code}* · {topic} · {lang}\n\n*Question:* {question}\n\n*Teacher:* {name}, {role}, {district}, grades {grades} ({masked})\n*Suggested before:* {suggested}\n*Was at:* {context}\n*Pool:* {pool}\n\nReply in this topic to answer the teacher. /claim to take it, /note <text> for an internal note, /topic <id> to correct the topic, /close when done.",
         code = ticket.code,
         lang = ticket.lang.code(),
         question = ticket.text,
@@ -693,6 +693,7 @@ pub fn topic_post(
         grades = field("grades"),
         suggested = ticket.suggested.as_deref().unwrap_or("—"),
         context = ticket.context.as_deref().unwrap_or("—"),
+        pool = ticket.pool.as_deref().unwrap_or("—"),
     );
     (name, text)
 }

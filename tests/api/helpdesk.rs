@@ -77,6 +77,32 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn a_question_in_the_middle_of_a_lesson_returns_to_the_same_part(backend: Backend) {
+        let Some(app) = app(backend, office_hours()).await else { return };
+        let mut teacher = app.web_teacher("lubna");
+        onboard(&mut teacher).await;
+        teacher.taps("lessons").await;
+        teacher.expect_reply_containing("part 1 of 2").await;
+        teacher.taps("next.1").await;
+        teacher.expect_reply_containing("part 2 of 2").await;
+
+        teacher.says("my class is too noisy, what do i do").await;
+        teacher.expect_reply_containing("Did this help?").await;
+        teacher.taps("hd.yes").await;
+        teacher.expect_reply_containing("continue where you were").await;
+        teacher.expect_reply_containing("part 2 of 2").await;
+        teacher.says("next").await;
+        teacher.expect_reply_containing("Use the signal tomorrow").await;
+
+        // At the task too: back to the task, not to the start of the lesson.
+        teacher.says("bachay shor bohat kartay hain").await;
+        teacher.expect_reply_containing("Did this help?").await;
+        teacher.taps("hd.yes").await;
+        teacher.expect_reply_containing("continue where you were").await;
+        teacher.expect_reply_containing("Use the signal tomorrow").await;
+        app.stop().await;
+    }
+
     async fn a_question_in_free_words_is_answered_from_the_knowledge_base(backend: Backend) {
         let Some(app) = app(backend, office_hours()).await else { return };
         let mut teacher = app.web_teacher("hina");

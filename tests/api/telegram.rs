@@ -729,6 +729,10 @@ both_modes_and_backends!(
         let text = post.visible_text();
         assert!(text.contains("my class is too noisy"), "{text}");
         assert!(text.contains("behaviour-management"), "{text}");
+        assert!(
+            text.contains("Pool") && text.contains("classroom"),
+            "routed by topic: {text}"
+        );
         assert!(!text.contains("5021"), "the teacher's id is masked: {text}");
 
         fake.send_text_in(EXPERTS, &expert, "/claim", Some(thread))
