@@ -36,6 +36,9 @@ pub struct Cli {
     /// Telegram options (all optional; Telegram is on when a bot token is set).
     #[command(flatten)]
     pub telegram: TelegramArgs,
+    /// WhatsApp options (the webhook is on when an app secret is set).
+    #[command(flatten)]
+    pub whatsapp: WhatsAppArgs,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -103,6 +106,37 @@ pub struct TelegramArgs {
         global = true
     )]
     pub expert_group: Option<i64>,
+}
+
+/// WhatsApp Cloud API options.
+#[derive(Debug, clap::Args)]
+pub struct WhatsAppArgs {
+    /// The token Meta's webhook subscription handshake must present.
+    #[arg(
+        long = "whatsapp-verify-token",
+        env = "WHATSAPP_VERIFY_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub verify_token: Option<String>,
+    /// The Meta app secret that signs webhook bodies; the WhatsApp webhook is off without it.
+    #[arg(
+        long = "whatsapp-app-secret",
+        env = "WHATSAPP_APP_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub app_secret: Option<String>,
+}
+
+impl WhatsAppArgs {
+    fn settings(&self) -> Option<crate::channel::whatsapp::WhatsAppSettings> {
+        let app_secret = self.app_secret.clone().filter(|s| !s.is_empty())?;
+        Some(crate::channel::whatsapp::WhatsAppSettings {
+            verify_token: self.verify_token.clone().unwrap_or_default(),
+            app_secret,
+        })
+    }
 }
 
 impl TelegramArgs {
@@ -273,6 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_connections: db_connections,
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         telegram: cli.telegram.settings(),
+        whatsapp: cli.whatsapp.settings(),
     };
     match command {
         Command::Serve { listen } => {

@@ -18,6 +18,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Telegram, when a bot token is set.
     pub telegram: Option<crate::channel::telegram::TelegramSettings>,
+    /// WhatsApp, when an app secret is set.
+    pub whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
 }
 
 impl fmt::Debug for Settings {
@@ -28,6 +30,7 @@ impl fmt::Debug for Settings {
             .field("max_connections", &self.max_connections)
             .field("listen", &self.listen)
             .field("telegram", &self.telegram)
+            .field("whatsapp", &self.whatsapp)
             .finish()
     }
 }

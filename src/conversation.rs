@@ -694,6 +694,19 @@ fn step_group(
             });
             continue;
         }
+        if let InboundMessage::Delivery {
+            message_id,
+            status,
+            reason,
+            ..
+        } = message
+        {
+            // What became of a message we sent: recorded on its outbox row, nothing to say.
+            commit
+                .deliveries
+                .push((message_id.clone(), status.clone(), reason.clone()));
+            continue;
+        }
         if let InboundMessage::Choice { ack: Some(ack), .. } = message {
             // First, so the button stops spinning before the answer arrives.
             let payload = serde_json::to_string(&Outbound::Ack {

@@ -29,6 +29,7 @@ pub struct Application {
     listener: TcpListener,
     conversations: Conversations,
     telegram: Option<(TelegramSettings, BotApi)>,
+    whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
 }
 
 impl Application {
@@ -55,6 +56,7 @@ impl Application {
             listener,
             conversations,
             telegram,
+            whatsapp: settings.whatsapp.clone(),
         })
     }
 
@@ -103,6 +105,7 @@ impl Application {
         let app = web::router(AppState {
             conversations: self.conversations.clone(),
             telegram_secret,
+            whatsapp: self.whatsapp.clone(),
         });
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

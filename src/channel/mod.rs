@@ -4,12 +4,14 @@
 //! - [`InboundMessage`]: what a teacher sent, as stored in the inbox.
 //! - [`OutboundMessage`]: what Baithak sends, as stored in the outbox.
 //! - [`telegram`]: Telegram updates in, `sendMessage` calls out.
+//! - [`whatsapp`]: WhatsApp Cloud API webhooks in (signature, every message type, statuses).
 //! - [`terminal`]: the terminal chat (`baithak chat`).
 //!
 //! The web chat's HTTP routes live in `crate::web::chat`.
 
 pub mod telegram;
 pub mod terminal;
+pub mod whatsapp;
 
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +80,20 @@ pub enum InboundMessage {
         /// The answer.
         text: String,
     },
+    /// What became of a message Baithak sent (WhatsApp statuses: sent, delivered, read,
+    /// failed), applied to the outbox row it belongs to.
+    Delivery {
+        /// The platform's id of the sent message (a wamid).
+        message_id: String,
+        /// sent, delivered, read, played, failed.
+        status: String,
+        /// The platform's error code, for a failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i64>,
+        /// Why it failed, in the platform's words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Something Baithak cannot read (sticker, contact, location…).
     Unsupported {
         /// What it was.
@@ -105,6 +121,7 @@ impl InboundMessage {
             | InboundMessage::Reachability { .. }
             | InboundMessage::Group { .. }
             | InboundMessage::ExpertAnswer { .. }
+            | InboundMessage::Delivery { .. }
             | InboundMessage::Ignored { .. } => Input::Unsupported,
         }
     }
@@ -158,6 +175,9 @@ impl InboundMessage {
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
             InboundMessage::Ignored { reason } => format!("<ignored: {reason}>"),
+            InboundMessage::Delivery {
+                message_id, status, ..
+            } => format!("<{status}: {message_id}>"),
         }
     }
 }

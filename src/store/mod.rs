@@ -97,6 +97,7 @@ macro_rules! on_pool {
 }
 
 // After `on_pool!`, which it uses.
+mod aliases;
 mod helpdesk;
 
 /// Copies SQLite's write-ahead log back into the database file every [`CHECKPOINT_EVERY`],

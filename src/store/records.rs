@@ -110,6 +110,8 @@ pub struct Commit {
     pub comments: Vec<(String, String)>,
     /// Tickets the teacher reopened (the answer did not help).
     pub reopened: Vec<String>,
+    /// Platform statuses of sent messages `(provider id, status, failure reason)`.
+    pub deliveries: Vec<(String, String, Option<String>)>,
 }
 
 /// A question for the log.
@@ -572,6 +574,20 @@ macro_rules! write_commits {
                 sqlx::query("UPDATE tickets SET comment = $1 WHERE code = $2 AND teacher_id = $3")
                     .bind(comment).bind(code).bind(c.teacher_id)
                     .execute(&mut *$tx).await?;
+            }
+            for (id, status, reason) in &c.deliveries {
+                // Forward only (sent < delivered < read; failed is final): statuses arrive out
+                // of order and twice.
+                sqlx::query(
+                    "UPDATE outbox SET delivery = $1, delivery_at = $2, \
+                     error = CASE WHEN $1 = 'failed' THEN COALESCE($3, error) ELSE error END, \
+                     status = CASE WHEN $1 = 'failed' THEN 'failed' ELSE status END \
+                     WHERE provider_id = $4 AND COALESCE(delivery, '') <> 'failed' AND \
+                     (CASE $1 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4 WHEN 'failed' THEN 9 ELSE 0 END) > \
+                     (CASE COALESCE(delivery, '') WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4 ELSE 0 END)",
+                )
+                .bind(status).bind(ms(c.now)).bind(reason).bind(id)
+                .execute(&mut *$tx).await?;
             }
             for code in &c.reopened {
                 sqlx::query(

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod telegram;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -12,8 +13,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::conversation::Conversations;
 
-/// The largest request body accepted (a webhook or a chat message is far smaller).
-const BODY_LIMIT: usize = 256 * 1024;
+/// The largest request body accepted: a WhatsApp webhook batch may be up to 3 MB.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Shared state of every handler.
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct AppState {
     pub conversations: Conversations,
     /// The Telegram webhook secret; the webhook route answers 404 without one.
     pub telegram_secret: Option<String>,
+    /// The WhatsApp webhook's verify token and app secret; its routes answer 404 without them.
+    pub whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
 }
 
 /// The application's routes.
@@ -30,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(chat::routes())
         .merge(telegram::routes())
+        .merge(whatsapp::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

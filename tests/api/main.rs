@@ -8,3 +8,4 @@ mod health;
 mod helpdesk;
 mod telegram;
 mod web_chat;
+mod whatsapp;

@@ -74,6 +74,7 @@ impl TestApp {
             max_connections: 4,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             telegram: None,
+            whatsapp: None,
         };
         configure(&mut settings);
         let app = Application::build(&settings, clock)
