@@ -6,5 +6,8 @@
 //!
 //! - [`telegram`]: a faithful fake of the Telegram Bot API server (HTTP on `127.0.0.1:0`), with a
 //!   Rust and an HTTP control API.
+//! - [`whatsapp`]: a faithful fake of Meta's WhatsApp Cloud API (Graph API on `127.0.0.1:0`) that
+//!   posts signed webhooks, with a Rust control API.
 
 pub mod telegram;
+pub mod whatsapp;
