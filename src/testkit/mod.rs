@@ -9,5 +9,6 @@
 //! - [`whatsapp`]: a faithful fake of Meta's WhatsApp Cloud API (Graph API on `127.0.0.1:0`) that
 //!   posts signed webhooks, with a Rust control API.
 
+mod cuttable;
 pub mod telegram;
 pub mod whatsapp;
