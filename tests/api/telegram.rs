@@ -159,6 +159,22 @@ async fn wait_for_ticket(app: &TestApp, code: &str, what: &str, check: impl Fn(&
     }
 }
 
+/// Waits until the store says whether the teacher in `chat` can be reached, looking again
+/// after every commit and every delivery.
+async fn wait_reachable(app: &TestApp, chat: &str, expected: bool, what: &str) {
+    let store = app.conversations.store();
+    let mut commits = app.conversations.subscribe();
+    let mut deliveries = app.conversations.subscribe_deliveries();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while store.reachable("telegram", chat).await.expect("read") != Some(expected) {
+        tokio::select! {
+            changed = commits.changed() => changed.expect("alive"),
+            changed = deliveries.changed() => changed.expect("alive"),
+            () = tokio::time::sleep_until(deadline) => panic!("{what}: not within {DEADLINE:?}"),
+        }
+    }
+}
+
 /// Reads a real update fixture, moved into `chat`'s private chat.
 fn fixture_update(name: &str, chat: i64) -> serde_json::Value {
     let path = format!(
@@ -330,26 +346,13 @@ both_modes_and_backends!(
         };
         let mut teacher = Teacher::new(&fake, 5003, "Farah");
         let store = app.conversations.store();
-        let mut commits = app.conversations.subscribe();
-        let mut deliveries = app.conversations.subscribe_deliveries();
-        let deadline = tokio::time::Instant::now() + DEADLINE;
         teacher.says("/start");
         teacher.expect("Choose your language").await;
 
         fake.block(&teacher.user).expect("blocked");
-        while store.reachable("telegram", "5003").await.expect("read") != Some(false) {
-            tokio::time::timeout_at(deadline, commits.changed())
-                .await
-                .expect("block recorded")
-                .expect("alive");
-        }
+        wait_reachable(&app, "5003", false, "block recorded").await;
         fake.unblock(&teacher.user).expect("unblocked");
-        while store.reachable("telegram", "5003").await.expect("read") != Some(true) {
-            tokio::time::timeout_at(deadline, commits.changed())
-                .await
-                .expect("unblock recorded")
-                .expect("alive");
-        }
+        wait_reachable(&app, "5003", true, "unblock recorded").await;
         let blocked = Fault::Api {
             code: 403,
             description: "Forbidden: bot was blocked by the user".into(),
@@ -357,12 +360,7 @@ both_modes_and_backends!(
         fake.fail_next_in_chat(5003, "sendMessage", 1, blocked);
         let sends_before = fake.requests_to("sendMessage").len();
         teacher.says("English");
-        while store.reachable("telegram", "5003").await.expect("read") != Some(false) {
-            tokio::time::timeout_at(deadline, deliveries.changed())
-                .await
-                .expect("403 recorded")
-                .expect("alive");
-        }
+        wait_reachable(&app, "5003", false, "403 recorded").await;
 
         let attempts = fake.requests_to("sendMessage").len() - sends_before;
         assert_eq!(attempts, 1, "one attempt, no retry storm");
@@ -959,15 +957,7 @@ both_backends! {
         let mut teacher = Teacher::new(&fake, 5033, "Rehana");
         let code = onboard_and_open_a_ticket(&mut teacher).await;
         fake.block(&teacher.user).expect("blocked");
-        let store = app.conversations.store();
-        let mut commits = app.conversations.subscribe();
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        while store.reachable("telegram", "5033").await.expect("read") != Some(false) {
-            tokio::time::timeout_at(deadline, commits.changed())
-                .await
-                .expect("block recorded")
-                .expect("alive");
-        }
+        wait_reachable(&app, "5033", false, "block recorded").await;
 
         let thread = expert_answers(&fake, &expert, &code, "Seat the loudest pair apart from each other.").await;
         wait_for_ticket(&app, &code, "answer held", |t| t.delivery.as_deref() == Some("held")).await;

@@ -466,10 +466,11 @@ impl Dispatcher {
                         .collect();
                     let ids: Vec<i64> = all.iter().map(|q| q.row.id).collect();
                     info!(outbox.rows = ids.len(), %reason, "teacher unreachable on Telegram; pending messages failed, expert answers held");
-                    let _ = store.set_reachable(CHANNEL, chat, false).await;
                     let Ok(held) = store.hold_or_fail(&ids, &reason, now()).await else {
                         return hand_back(Duration::from_secs(1), false, all.into());
                     };
+                    // After the rows are settled, so whoever sees "unreachable" sees them too.
+                    let _ = store.set_reachable(CHANNEL, chat, false).await;
                     if !held.is_empty()
                         && let Err(err) = self.conversations.answers_held(&held).await
                     {
