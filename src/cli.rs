@@ -127,15 +127,112 @@ pub struct WhatsAppArgs {
         global = true
     )]
     pub app_secret: Option<String>,
+    /// The system user's access token; sending is off without it.
+    #[arg(
+        long = "whatsapp-access-token",
+        env = "WHATSAPP_ACCESS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub access_token: Option<String>,
+    /// The business phone number's id, the sender of every message.
+    #[arg(
+        long = "whatsapp-phone-number-id",
+        env = "WHATSAPP_PHONE_NUMBER_ID",
+        global = true
+    )]
+    pub phone_number_id: Option<String>,
+    /// The Graph API's address (a fake in tests).
+    #[arg(
+        long = "whatsapp-graph-url",
+        env = "WHATSAPP_GRAPH_URL",
+        default_value = crate::channel::whatsapp::client::OFFICIAL_GRAPH_URL,
+        global = true
+    )]
+    pub graph_url: String,
+    /// The Graph API version.
+    #[arg(
+        long = "whatsapp-api-version",
+        env = "WHATSAPP_API_VERSION",
+        default_value = crate::channel::whatsapp::client::DEFAULT_API_VERSION,
+        global = true
+    )]
+    pub api_version: String,
+    /// Messages per second for the business number (Meta: 80 by default, up to 1,000).
+    #[arg(
+        long = "whatsapp-rate",
+        env = "WHATSAPP_MESSAGES_PER_SECOND",
+        default_value_t = 80,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::channel::whatsapp::MAX_MESSAGES_PER_SECOND)),
+        global = true
+    )]
+    pub rate: u32,
+    /// The approved template that tells a teacher outside the 24-hour window that something
+    /// waits for them (one quick-reply button).
+    #[arg(
+        long = "whatsapp-reengage-template",
+        env = "WHATSAPP_REENGAGE_TEMPLATE",
+        default_value = "baithak_reply_waiting",
+        global = true
+    )]
+    pub reengage_template: String,
+    /// The template's language code per teacher language.
+    #[arg(
+        long = "whatsapp-template-languages",
+        env = "WHATSAPP_TEMPLATE_LANGUAGES",
+        default_value = "en=en,ur=ur,bn=bn",
+        global = true
+    )]
+    pub template_languages: String,
+    /// At most one re-engagement template per teacher in this many hours.
+    #[arg(
+        long = "whatsapp-reengage-every-hours",
+        env = "WHATSAPP_REENGAGE_EVERY_HOURS",
+        default_value_t = 72,
+        value_parser = clap::value_parser!(u32).range(1..=24 * 365),
+        global = true
+    )]
+    pub reengage_every_hours: u32,
 }
 
 impl WhatsAppArgs {
-    fn settings(&self) -> Option<crate::channel::whatsapp::WhatsAppSettings> {
-        let app_secret = self.app_secret.clone().filter(|s| !s.is_empty())?;
-        Some(crate::channel::whatsapp::WhatsAppSettings {
+    fn settings(&self) -> anyhow::Result<Option<crate::channel::whatsapp::WhatsAppSettings>> {
+        use crate::channel::whatsapp::{SendLimits, SendSettings, Templates, WhatsAppSettings};
+        let Some(app_secret) = self.app_secret.clone().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let token = self.access_token.clone().filter(|s| !s.is_empty());
+        let phone = self.phone_number_id.clone().filter(|s| !s.is_empty());
+        let sending = match (token, phone) {
+            (Some(access_token), Some(phone_number_id)) => Some(SendSettings {
+                access_token,
+                phone_number_id,
+                graph_url: self.graph_url.clone(),
+                api_version: self.api_version.clone(),
+                limits: SendLimits {
+                    per_second: self.rate,
+                    ..SendLimits::default()
+                },
+                templates: Templates {
+                    reengage: self.reengage_template.clone(),
+                    languages: Templates::parse_languages(&self.template_languages)
+                        .map_err(|e| anyhow::anyhow!("WHATSAPP_TEMPLATE_LANGUAGES: {e}"))?,
+                    reengage_every: chrono::Duration::hours(i64::from(self.reengage_every_hours)),
+                },
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                anyhow::bail!("WHATSAPP_ACCESS_TOKEN is set but WHATSAPP_PHONE_NUMBER_ID is not")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("WHATSAPP_PHONE_NUMBER_ID is set but WHATSAPP_ACCESS_TOKEN is not")
+            }
+        };
+        Ok(Some(WhatsAppSettings {
             verify_token: self.verify_token.clone().unwrap_or_default(),
             app_secret,
-        })
+            sending,
+        }))
     }
 }
 
@@ -307,7 +404,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_connections: db_connections,
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         telegram: cli.telegram.settings(),
-        whatsapp: cli.whatsapp.settings(),
+        whatsapp: cli.whatsapp.settings()?,
     };
     match command {
         Command::Serve { listen } => {

@@ -685,6 +685,17 @@ fn step_group(
     };
     for (event, message) in &group.events {
         commit.inbox_ids.push(event.id);
+        if let InboundMessage::Resume = message {
+            // The teacher wrote: the window opens and what was held goes out first.
+            commit.reachable = Some(true);
+            commit.wrote = true;
+            commit.transcript.push(TranscriptEntry {
+                direction: "in",
+                node: None,
+                body: message.transcript_text(),
+            });
+            continue;
+        }
         if let InboundMessage::Reachability { reachable } = message {
             commit.reachable = Some(*reachable);
             commit.transcript.push(TranscriptEntry {
@@ -697,14 +708,17 @@ fn step_group(
         if let InboundMessage::Delivery {
             message_id,
             status,
+            code,
             reason,
-            ..
         } = message
         {
             // What became of a message we sent: recorded on its outbox row, nothing to say.
-            commit
-                .deliveries
-                .push((message_id.clone(), status.clone(), reason.clone()));
+            commit.deliveries.push(crate::store::Delivery {
+                provider_id: message_id.clone(),
+                status: status.clone(),
+                code: *code,
+                reason: reason.clone(),
+            });
             continue;
         }
         if let InboundMessage::Choice { ack: Some(ack), .. } = message {
@@ -726,6 +740,7 @@ fn step_group(
             InboundMessage::ExpertAnswer { ticket, .. } => Some(ticket.clone()),
             _ => {
                 commit.reachable = Some(true);
+                commit.wrote = true;
                 None
             }
         };

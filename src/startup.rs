@@ -96,7 +96,8 @@ impl Application {
                 .clone()
                 .watch(CONTENT_CHECK_EVERY),
         );
-        let (telegram_stop, telegram_tasks) = self.start_telegram();
+        let (telegram_stop, mut telegram_tasks) = self.start_telegram();
+        telegram_tasks.extend(self.start_whatsapp(&telegram_stop)?);
         let telegram_secret = self
             .telegram
             .as_ref()
@@ -124,6 +125,34 @@ impl Application {
 }
 
 impl Application {
+    /// Starts the WhatsApp dispatcher when sending is configured; it stops with `stop`.
+    fn start_whatsapp(
+        &self,
+        stop: &tokio::sync::watch::Sender<bool>,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(sending) = self.whatsapp.as_ref().and_then(|w| w.sending.as_ref()) else {
+            return Ok(None);
+        };
+        let api = crate::channel::whatsapp::client::GraphApi::new(
+            &sending.graph_url,
+            &sending.api_version,
+            &sending.phone_number_id,
+            &sending.access_token,
+        )
+        .context("cannot build the WhatsApp client")?;
+        let dispatcher = crate::channel::whatsapp::dispatch::Dispatcher::new(
+            api,
+            self.conversations.clone(),
+            sending.limits,
+            sending.templates.clone(),
+        );
+        let mut stopped = stop.subscribe();
+        tracing::info!(rate = sending.limits.per_second, "whatsapp sending on");
+        Ok(Some(tokio::spawn(dispatcher.run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))))
+    }
+
     /// Starts the Telegram polling loop (polling mode) and dispatcher; returns their stop
     /// signal and handles.
     fn start_telegram(

@@ -5,15 +5,21 @@
 //! - [`OutboundMessage`]: what Baithak sends, as stored in the outbox.
 //! - [`telegram`]: Telegram updates in, `sendMessage` calls out.
 //! - [`whatsapp`]: WhatsApp Cloud API webhooks in (signature, every message type, statuses).
+//! - [`dispatch`]: the outbox queue under each platform's dispatcher.
+//! - [`split`]: long texts cut into messages at paragraph, line, sentence or word boundaries.
 //! - [`terminal`]: the terminal chat (`baithak chat`).
 //!
 //! The web chat's HTTP routes live in `crate::web::chat`.
 
+pub mod dispatch;
+mod split;
 pub mod telegram;
 pub mod terminal;
 pub mod whatsapp;
 
 use serde::{Deserialize, Serialize};
+
+pub use split::split;
 
 use crate::dialogue::{Input, Reply};
 
@@ -43,6 +49,9 @@ pub enum InboundMessage {
         /// Whether messages can reach the teacher now.
         reachable: bool,
     },
+    /// The teacher answered a re-engagement template ("reply to read it"): what waited for
+    /// them goes out, and nothing else is said.
+    Resume,
     /// An update Baithak stores but does not act on (an edited message, a post in a group, a
     /// kind it does not know), with the reason.
     Ignored {
@@ -119,6 +128,7 @@ impl InboundMessage {
             },
             InboundMessage::Unsupported { .. }
             | InboundMessage::Reachability { .. }
+            | InboundMessage::Resume
             | InboundMessage::Group { .. }
             | InboundMessage::ExpertAnswer { .. }
             | InboundMessage::Delivery { .. }
@@ -174,6 +184,7 @@ impl InboundMessage {
             InboundMessage::ExpertAnswer { ticket, text } => format!("<expert, {ticket}> {text}"),
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
+            InboundMessage::Resume => "<resume>".to_string(),
             InboundMessage::Ignored { reason } => format!("<ignored: {reason}>"),
             InboundMessage::Delivery {
                 message_id, status, ..

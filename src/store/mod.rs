@@ -25,9 +25,10 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use helpdesk::{ExpertWrite, LoggedQuestion, Mark, Notice, Ticket};
 pub use records::{
-    Attempt, Commit, Conversation, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
+    Attempt, Commit, Conversation, Delivery, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,
 };
+pub use whatsapp::{REENGAGE_PAYLOAD, SentRow, WINDOW_CLOSED, WindowState};
 
 /// What went wrong, shaped by what callers decide.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,7 @@ macro_rules! on_pool {
 // After `on_pool!`, which it uses.
 mod aliases;
 mod helpdesk;
+pub(crate) mod whatsapp;
 
 /// Copies SQLite's write-ahead log back into the database file every [`CHECKPOINT_EVERY`],
 /// without blocking writers (`PASSIVE`), until the pool closes.

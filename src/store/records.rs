@@ -78,6 +78,8 @@ pub struct Commit {
     pub language: String,
     /// A change of reachability (blocked or unblocked the bot), if any.
     pub reachable: Option<bool>,
+    /// The teacher wrote (opens WhatsApp's 24-hour window from `now`).
+    pub wrote: bool,
     /// The inbox events this commit consumed (one conversation's, in order).
     pub inbox_ids: Vec<i64>,
     /// When.
@@ -110,8 +112,21 @@ pub struct Commit {
     pub comments: Vec<(String, String)>,
     /// Tickets the teacher reopened (the answer did not help).
     pub reopened: Vec<String>,
-    /// Platform statuses of sent messages `(provider id, status, failure reason)`.
-    pub deliveries: Vec<(String, String, Option<String>)>,
+    /// Platform statuses of sent messages.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// What the platform says became of a sent message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The platform's id of the message (a wamid).
+    pub provider_id: String,
+    /// sent, delivered, read, played, failed.
+    pub status: String,
+    /// The platform's error code, for a failure.
+    pub code: Option<i64>,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 /// A question for the log.
@@ -365,16 +380,17 @@ macro_rules! write_commits {
         let commits: &[$crate::store::Commit] = $commits;
         let ms = |at| $crate::store::millis(at);
 
-        for chunk in pow2_chunks(&commits, 7) {
+        for chunk in pow2_chunks(&commits, 8) {
             let sql = format!(
                 "UPDATE teachers SET state = v.column3, version = teachers.version + 1, language = v.column4, \
-                 profile = v.column5, updated_at = v.column6, reachable = COALESCE(v.column7, teachers.reachable) \
+                 profile = v.column5, updated_at = v.column6, reachable = COALESCE(v.column7, teachers.reachable), \
+                 last_inbound_at = CASE WHEN v.column8 THEN v.column6 ELSE teachers.last_inbound_at END \
                  FROM (VALUES {}) AS v WHERE teachers.id = v.column1 AND teachers.version = v.column2",
-                value_rows(&["BIGINT", "BIGINT", "", "", "", "BIGINT", "BOOLEAN"], chunk.len())
+                value_rows(&["BIGINT", "BIGINT", "", "", "", "BIGINT", "BOOLEAN", "BOOLEAN"], chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
-                q = q.bind(c.teacher_id).bind(c.version).bind(&c.state).bind(&c.language).bind(&c.profile_json).bind(ms(c.now)).bind(c.reachable);
+                q = q.bind(c.teacher_id).bind(c.version).bind(&c.state).bind(&c.language).bind(&c.profile_json).bind(ms(c.now)).bind(c.reachable).bind(c.wrote);
             }
             let updated = q.execute(&mut *$tx).await?;
             if updated.rows_affected() != chunk.len() as u64 {
@@ -575,19 +591,8 @@ macro_rules! write_commits {
                     .bind(comment).bind(code).bind(c.teacher_id)
                     .execute(&mut *$tx).await?;
             }
-            for (id, status, reason) in &c.deliveries {
-                // Forward only (sent < delivered < read; failed is final): statuses arrive out
-                // of order and twice.
-                sqlx::query(
-                    "UPDATE outbox SET delivery = $1, delivery_at = $2, \
-                     error = CASE WHEN $1 = 'failed' THEN COALESCE($3, error) ELSE error END, \
-                     status = CASE WHEN $1 = 'failed' THEN 'failed' ELSE status END \
-                     WHERE provider_id = $4 AND COALESCE(delivery, '') <> 'failed' AND \
-                     (CASE $1 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4 WHEN 'failed' THEN 9 ELSE 0 END) > \
-                     (CASE COALESCE(delivery, '') WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4 ELSE 0 END)",
-                )
-                .bind(status).bind(ms(c.now)).bind(reason).bind(id)
-                .execute(&mut *$tx).await?;
+            for delivery in &c.deliveries {
+                $crate::store::whatsapp::apply_delivery!($tx, delivery, ms(c.now));
             }
             for code in &c.reopened {
                 sqlx::query(

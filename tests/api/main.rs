@@ -9,3 +9,4 @@ mod helpdesk;
 mod telegram;
 mod web_chat;
 mod whatsapp;
+mod whatsapp_chat;

@@ -21,6 +21,7 @@ async fn app(backend: Backend) -> Option<TestApp> {
             s.whatsapp = Some(WhatsAppSettings {
                 verify_token: "meatyhamhock".into(),
                 app_secret: SECRET.into(),
+                sending: None,
             });
         })
         .await,

@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use crate::channel::split;
 use crate::dialogue::{Button, Reply};
 
 /// The `setMyCommands` parameters for one language: `/start`, `/menu`, `/help`, `/language`
@@ -143,33 +144,6 @@ fn escape_into(c: char, out: &mut String) {
         '&' => out.push_str("&amp;"),
         other => out.push(other),
     }
-}
-
-/// Splits text into parts of at most `max` characters, preferring paragraph, then line, then
-/// sentence, then word boundaries; never splits inside a character.
-#[must_use]
-pub fn split(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut rest = text.trim();
-    while rest.chars().count() > max {
-        let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
-        let window = &rest[..limit];
-        let cut = ["\n\n", "\n", ". ", "۔ ", "। ", "? ", "! ", " "]
-            .iter()
-            .find_map(|sep| {
-                window
-                    .rfind(sep)
-                    .filter(|at| *at > limit / 3)
-                    .map(|at| at + sep.len())
-            })
-            .unwrap_or(limit);
-        parts.push(rest[..cut].trim_end().to_string());
-        rest = rest[cut..].trim_start();
-    }
-    if !rest.is_empty() || parts.is_empty() {
-        parts.push(rest.to_string());
-    }
-    parts
 }
 
 #[cfg(test)]

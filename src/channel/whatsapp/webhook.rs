@@ -209,6 +209,7 @@ fn read_message(message: &Value) -> (InboundMessage, Option<String>) {
         }
         // A quick-reply button of a template.
         "button" => match string(&body["payload"]).or_else(|| string(&body["text"])) {
+            Some(id) if id == super::RESUME_PAYLOAD => InboundMessage::Resume,
             Some(id) => InboundMessage::Choice {
                 id,
                 label: string(&body["text"]).unwrap_or_default(),
