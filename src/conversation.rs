@@ -909,11 +909,26 @@ fn apply_helpdesk(
             kind,
             text,
             file_id,
-        } => to_experts(Outbound::InTopic {
-            ticket: code.clone(),
-            text: format!("💬 The teacher adds: {text}"),
-            file: file_id.clone().map(|f| (kind.clone(), f)),
-        }),
+        } => {
+            // A Telegram file id can be passed on as is; a file from another channel is
+            // downloaded and kept with the ticket, and the experts are told it is there.
+            let passed_on = event.channel == crate::channel::telegram::CHANNEL;
+            let text = match file_id {
+                Some(_) if !passed_on => format!(
+                    "💬 The teacher adds: {text}\n📎 A {kind} sent on {channel}, kept with the ticket.",
+                    channel = event.channel
+                ),
+                _ => format!("💬 The teacher adds: {text}"),
+            };
+            to_experts(Outbound::InTopic {
+                ticket: code.clone(),
+                text,
+                file: file_id
+                    .clone()
+                    .filter(|_| passed_on)
+                    .map(|f| (kind.clone(), f)),
+            });
+        }
         helpdesk::Effect::Rating { code, rating } => to_experts(Outbound::InTopic {
             ticket: code.clone(),
             text: format!("⭐ The teacher rated the answer {rating}/5."),

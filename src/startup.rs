@@ -125,13 +125,14 @@ impl Application {
 }
 
 impl Application {
-    /// Starts the WhatsApp dispatcher when sending is configured; it stops with `stop`.
+    /// Starts the WhatsApp dispatcher and media keeper when sending is configured; they stop
+    /// with `stop`.
     fn start_whatsapp(
         &self,
         stop: &tokio::sync::watch::Sender<bool>,
-    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         let Some(sending) = self.whatsapp.as_ref().and_then(|w| w.sending.as_ref()) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let api = crate::channel::whatsapp::client::GraphApi::new(
             &sending.graph_url,
@@ -141,16 +142,24 @@ impl Application {
         )
         .context("cannot build the WhatsApp client")?;
         let dispatcher = crate::channel::whatsapp::dispatch::Dispatcher::new(
-            api,
+            api.clone(),
             self.conversations.clone(),
             sending.limits,
             sending.templates.clone(),
         );
-        let mut stopped = stop.subscribe();
+        let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+            let mut stopped = stop.subscribe();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
         tracing::info!(rate = sending.limits.per_second, "whatsapp sending on");
-        Ok(Some(tokio::spawn(dispatcher.run(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }))))
+        let media =
+            crate::channel::whatsapp::media::run(api, self.conversations.clone(), stopped(stop));
+        Ok(vec![
+            tokio::spawn(dispatcher.run(stopped(stop))),
+            tokio::spawn(media),
+        ])
     }
 
     /// Starts the Telegram polling loop (polling mode) and dispatcher; returns their stop

@@ -12,3 +12,16 @@ CREATE TABLE early_deliveries (
     reason        TEXT,
     at            BIGINT  NOT NULL
 );
+-- Files teachers attach to a question on WhatsApp, downloaded through the Graph API while
+-- Meta still serves them (media ids expire after 7 days), kept for the experts. A failed
+-- download is retried a few times (`attempts`, `error`), then left with its reason.
+CREATE TABLE media (
+    channel       TEXT    NOT NULL,
+    file_id       TEXT    NOT NULL,
+    mime          TEXT,
+    bytes         BYTEA,
+    attempts      BIGINT  NOT NULL DEFAULT 0,
+    error         TEXT,
+    fetched_at    BIGINT,
+    PRIMARY KEY (channel, file_id)
+);

@@ -28,7 +28,7 @@ pub use records::{
     Attempt, Commit, Conversation, Delivery, InboxEvent, LessonRecord, NewInbound, OutboundRecord,
     OutboxMessage, QuestionRow, QuizAnswerRecord, TicketMessageRow, TicketRow, TranscriptEntry,
 };
-pub use whatsapp::{REENGAGE_PAYLOAD, SentRow, WINDOW_CLOSED, WindowState};
+pub use whatsapp::{KeptMedia, REENGAGE_PAYLOAD, SentRow, WINDOW_CLOSED, WindowState};
 
 /// What went wrong, shaped by what callers decide.
 #[derive(Debug, thiserror::Error)]

@@ -381,3 +381,90 @@ impl Store {
         self.settle(ids, "skipped", Some(reason), now).await
     }
 }
+
+/// Download attempts for one file before it is left with its reason.
+pub const MEDIA_ATTEMPTS: i64 = 5;
+
+/// A file a teacher attached to a question, as kept for the experts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptMedia {
+    /// Its MIME type, as the platform gave it.
+    pub mime: String,
+    /// The file.
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Files attached to questions by teachers on `channel` that are not kept yet (never
+    /// tried, or failed fewer than [`MEDIA_ATTEMPTS`] times and not in the last minute per
+    /// attempt), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn media_to_keep(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        // A failed file waits a minute per attempt before the next.
+        const SQL: &str = "SELECT tm.file_id FROM ticket_messages tm \
+             JOIN tickets t ON t.code = tm.ticket JOIN teachers te ON te.id = t.teacher_id \
+             LEFT JOIN media m ON m.channel = te.channel AND m.file_id = tm.file_id \
+             WHERE tm.file_id IS NOT NULL AND te.channel = $1 AND m.bytes IS NULL \
+             AND COALESCE(m.attempts, 0) < $2 \
+             AND COALESCE(m.fetched_at + m.attempts * 60000, 0) <= $3 ORDER BY tm.id LIMIT $4";
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(channel).bind(MEDIA_ATTEMPTS).bind(millis(now)).bind(limit)
+            .fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Keeps a downloaded file (`Ok`) or records a failed attempt with its reason (`Err`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn keep_media(
+        &self,
+        channel: &str,
+        file_id: &str,
+        result: Result<(Vec<u8>, String), String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (mime, bytes, error) = match result {
+            Ok((bytes, mime)) => (Some(mime), Some(bytes), None),
+            Err(reason) => (None, None, Some(reason)),
+        };
+        const SQL: &str = "INSERT INTO media (channel, file_id, mime, bytes, attempts, error, fetched_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6) ON CONFLICT (channel, file_id) DO UPDATE SET \
+             mime = COALESCE(excluded.mime, media.mime), bytes = COALESCE(excluded.bytes, media.bytes), \
+             attempts = media.attempts + 1, error = excluded.error, fetched_at = excluded.fetched_at";
+        let _turn = self.write_turn().await;
+        on_pool!(self, pool => sqlx::query(SQL)
+            .bind(channel).bind(file_id).bind(&mime).bind(&bytes).bind(&error).bind(millis(now))
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// A kept file, if it was downloaded.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn kept_media(
+        &self,
+        channel: &str,
+        file_id: &str,
+    ) -> Result<Option<KeptMedia>, StoreError> {
+        const SQL: &str = "SELECT mime, bytes FROM media WHERE channel = $1 AND file_id = $2 AND bytes IS NOT NULL";
+        let row: Option<(Option<String>, Vec<u8>)> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(channel).bind(file_id)
+            .fetch_optional(pool).await?);
+        Ok(row.map(|(mime, bytes)| KeptMedia {
+            mime: mime.unwrap_or_else(|| "application/octet-stream".into()),
+            bytes,
+        }))
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use baithak::channel::InboundMessage;
 use baithak::channel::telegram::{Mode, RateLimits, TelegramSettings};
+use baithak::channel::whatsapp::client::GraphApi;
 use baithak::channel::whatsapp::{
     RESUME_PAYLOAD, SendLimits, SendSettings, Templates, WhatsAppSettings,
 };
@@ -14,7 +15,7 @@ use baithak::clock::Clock;
 use baithak::store::SentRow;
 use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, SentMessage, UserHandle};
 use baithak::testkit::whatsapp::{
-    ErrorTiming, FakeWhatsApp, FakeWhatsAppOptions, SentWa, StatusMode, WaStatus, WaUser,
+    ErrorTiming, FakeWhatsApp, FakeWhatsAppOptions, MediaKind, SentWa, StatusMode, WaStatus, WaUser,
 };
 
 use crate::both_backends;
@@ -509,6 +510,40 @@ both_backends! {
         let store = world.app.conversations.store();
         assert_eq!(store.reachable("whatsapp", teacher.address()).await.expect("read"), Some(false));
         assert_eq!(world.whatsapp.requests_to("/messages").iter().filter(|r| r.status == Some(400)).count(), 1);
+        world.app.stop().await;
+    }
+
+    async fn a_voice_note_for_a_question_is_downloaded_and_kept_for_the_experts(backend: Backend) {
+        let setup = Setup { experts: true, ..Setup::default() };
+        let Some(world) = spawn(backend, setup).await else { return };
+        let telegram = world.telegram.as_ref().expect("experts");
+        let mut teacher = Teacher::new(&world.whatsapp, "923001110007", "Kiran");
+        onboard(&mut teacher, "Kiran").await;
+        let code = open_a_ticket(&mut teacher).await;
+        world.whatsapp.send_media(&teacher.user, MediaKind::Voice, None).expect("voice note");
+        teacher.expect("Added to your question").await;
+        expert_sees(telegram, "kept with the ticket").await;
+
+        let store = world.app.conversations.store();
+        let messages = store.ticket_messages(&code).await.expect("ticket messages");
+        let voice = messages.iter().find(|m| m.kind == "voice").expect("voice note on the ticket");
+        let media_id = voice.file_id.clone().expect("media id");
+        // One pass of the keeper, as the background task does after every commit.
+        let api = GraphApi::new(
+            &world.whatsapp.graph_url(),
+            world.whatsapp.api_version(),
+            world.whatsapp.phone_number_id(),
+            world.whatsapp.token(),
+        )
+        .expect("client");
+        baithak::channel::whatsapp::media::keep_pending(&api, &world.app.conversations).await.expect("kept");
+        let kept = store.kept_media("whatsapp", &media_id).await.expect("read").expect("kept");
+        assert_eq!(Some(kept.bytes), world.whatsapp.media(&media_id));
+        assert!(kept.mime.starts_with("audio/ogg"), "{}", kept.mime);
+        assert!(
+            world.whatsapp.requests().iter().any(|r| r.path.ends_with(&media_id) && r.authorized),
+            "fetched through the Graph API with the bearer token"
+        );
         world.app.stop().await;
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: the Graph API calls (send, media download) and Meta's error codes.
 //! - [`dispatch`]: the outbox dispatcher, with the 24-hour window and re-engagement templates.
+//! - [`media`]: files attached to questions, downloaded and kept for the experts.
 //! - [`window`]: whether the window is open, whether a template is due. Pure.
 //! - [`signature`]: `X-Hub-Signature-256` over the raw body, constant time.
 //! - [`webhook`]: a webhook body → its messages and statuses as channel-neutral events.
@@ -12,6 +13,7 @@
 
 pub mod client;
 pub mod dispatch;
+pub mod media;
 pub mod render;
 pub mod signature;
 pub mod webhook;
