@@ -332,6 +332,34 @@ pub enum BenchChannel {
         #[arg(long, default_value_t = 0)]
         pause_ms: u64,
     },
+    /// The bot as a child process against the fake Graph API, with simulated teachers.
+    Whatsapp {
+        /// Simulated teachers.
+        #[arg(long, default_value_t = 1000)]
+        teachers: usize,
+        /// Messages each teacher sends (each waits for the bot's reply).
+        #[arg(long, default_value_t = 20)]
+        messages: usize,
+        /// Messages per second: the dispatcher's limit and the fake's throughput (Meta: 80 by
+        /// default, up to 1,000).
+        #[arg(
+            long = "rate",
+            id = "bench_rate",
+            default_value_t = 80,
+            value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::channel::whatsapp::MAX_MESSAGES_PER_SECOND))
+        )]
+        rate: u32,
+        /// Crash check: kill the bot with SIGKILL this many times per run at random moments,
+        /// restart it, then report lost replies and duplicate messages.
+        #[arg(long, default_value_t = 0)]
+        kills: usize,
+        /// Also run on this PostgreSQL database (e.g. postgres://postgres@127.0.0.1/test).
+        #[arg(long, env = "BAITHAK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// No status webhooks (by default the fake posts `sent` and `delivered` for every send).
+        #[arg(long)]
+        no_statuses: bool,
+    },
 }
 
 /// Which Telegram modes `bench telegram` runs.
@@ -461,6 +489,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 postgres.as_deref(),
                 crash,
                 Duration::from_millis(pause_ms),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            channel:
+                Some(BenchChannel::Whatsapp {
+                    teachers,
+                    messages,
+                    rate,
+                    kills,
+                    postgres,
+                    no_statuses,
+                }),
+            ..
+        } => {
+            crate::telemetry::init("error");
+            crate::bench_whatsapp::run(
+                &settings.content_dir,
+                teachers,
+                messages,
+                rate,
+                kills,
+                postgres.as_deref(),
+                !no_statuses,
             )
             .await?;
             Ok(ExitCode::SUCCESS)

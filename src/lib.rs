@@ -25,6 +25,7 @@
 
 pub mod bench;
 pub mod bench_telegram;
+pub mod bench_whatsapp;
 pub mod channel;
 pub mod cli;
 pub mod clock;
