@@ -291,15 +291,9 @@ fn print_tables(reports: &mut [(String, LoadReport)], teachers: usize, messages:
             );
         }
         if !report.refusal_offsets.is_empty() {
-            let at: Vec<String> = report
-                .refusal_offsets
-                .iter()
-                .take(10)
-                .map(|s| format!("{s:.2}"))
-                .collect();
             println!(
-                "{label}: rate-limit refusals at {} s after the first send",
-                at.join(", ")
+                "{label}: 130429/131056 refusals, in seconds after the first send: {}",
+                bursts(&report.refusal_offsets)
             );
         }
         let sent_per_step = report.sends as f64 / (report.steps.max(1) as f64);
@@ -317,6 +311,33 @@ fn print_tables(reports: &mut [(String, LoadReport)], teachers: usize, messages:
             }
         }
     }
+}
+
+/// Moments grouped into bursts of at most a second: `0.65 s ×1, 16.52–16.90 s ×39`.
+fn bursts(offsets: &[f64]) -> String {
+    let mut sorted = offsets.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut groups: Vec<(f64, f64, usize)> = Vec::new();
+    for at in sorted {
+        match groups.last_mut() {
+            Some((first, last, n)) if at - *first < 1.0 => {
+                *last = at;
+                *n += 1;
+            }
+            _ => groups.push((at, at, 1)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(first, last, n)| {
+            if n > &1 {
+                format!("{first:.2}–{last:.2} s ×{n}")
+            } else {
+                format!("{first:.2} s ×1")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs one load against a fresh fake Graph API and a bot child process; kills and restarts
@@ -947,6 +968,15 @@ fn clock_ticks() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_group_into_bursts() {
+        assert_eq!(
+            bursts(&[16.9, 0.65, 16.5, 16.7]),
+            "0.65 s ×1, 16.50–16.90 s ×3"
+        );
+        assert_eq!(bursts(&[]), "");
+    }
 
     #[test]
     fn long_digit_runs_are_masked() {
