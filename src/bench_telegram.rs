@@ -14,16 +14,14 @@
 //! rows beyond the messages were never delivered.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
+use crate::bench_child::BotProcess;
 use crate::channel::Outbound;
 use crate::channel::telegram::client::BotApi;
 use crate::channel::telegram::render::render;
@@ -214,7 +212,7 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     })
     .await
     .context("the fake Bot API did not start")?;
-    let mut bot = BotProcess::start(options, &fake).await?;
+    let mut bot = start_bot(options, &fake).await?;
 
     let base: i64 = rand::random_range(1_000_000_000..2_000_000_000);
     let users: Vec<UserHandle> = (0..options.teachers)
@@ -251,7 +249,7 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
             break;
         }
         bot.kill().await;
-        bot = BotProcess::start(options, &fake).await?;
+        bot = start_bot(options, &fake).await?;
         kills += 1;
     }
     let mut report = LoadReport {
@@ -416,111 +414,33 @@ async fn teacher(
     latencies
 }
 
-/// `baithak serve` as a child process, wired to the fake.
-struct BotProcess {
-    child: Child,
-    pid: u32,
-}
-
-impl BotProcess {
-    async fn start(options: &LoadOptions, fake: &FakeTelegram) -> anyhow::Result<BotProcess> {
-        let mut child = Command::new(&options.exe)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("TELEGRAM_BOT_TOKEN", fake.token())
-            .env("TELEGRAM_API_URL", fake.api_url())
-            .env(
-                "TELEGRAM_MODE",
-                match options.mode {
-                    Mode::Webhook => "webhook",
-                    Mode::Polling => "polling",
-                },
-            )
-            .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
-            .env("TELEGRAM_RATE_GLOBAL", "0")
-            .env("TELEGRAM_RATE_PER_CHAT", "0")
-            .env("BAITHAK_DATABASE_URL", &options.database_url)
-            .env("BAITHAK_CONTENT", &options.content_dir)
-            .env("BAITHAK_LOG_FORMAT", "json")
-            .env("BAITHAK_LOG", "warn,baithak::cli=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", options.exe.display()))?;
-        let pid = child.id().context("the bot exited at once")?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = Vec::new();
-        let port = loop {
-            let Some(line) = lines.next_line().await? else {
-                anyhow::bail!("the bot exited before listening:\n{}", seen.join("\n"));
-            };
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                && let Some(port) = event["fields"]["port"].as_u64()
-            {
-                break port;
-            }
-            seen.push(line);
-        };
-        // Keep draining stderr so the bot never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        if options.mode == Mode::Webhook {
-            let api = BotApi::new(&fake.api_url(), fake.token())?;
-            api.set_webhook(&format!("http://127.0.0.1:{port}/telegram/webhook"), SECRET)
-                .await
-                .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
-        }
-        Ok(BotProcess { child, pid })
+/// Starts the bot wired to the fake Bot API (and registers its webhook in webhook mode).
+async fn start_bot(options: &LoadOptions, fake: &FakeTelegram) -> anyhow::Result<BotProcess> {
+    let mode = match options.mode {
+        Mode::Webhook => "webhook",
+        Mode::Polling => "polling",
+    };
+    let env = [
+        ("TELEGRAM_BOT_TOKEN", fake.token().to_string()),
+        ("TELEGRAM_API_URL", fake.api_url()),
+        ("TELEGRAM_MODE", mode.to_string()),
+        ("TELEGRAM_WEBHOOK_SECRET", SECRET.to_string()),
+        ("TELEGRAM_RATE_GLOBAL", "0".to_string()),
+        ("TELEGRAM_RATE_PER_CHAT", "0".to_string()),
+    ];
+    let (bot, port) = BotProcess::start(
+        &options.exe,
+        &options.database_url,
+        &options.content_dir,
+        &env,
+        |_| {},
+    )
+    .await?;
+    if options.mode == Mode::Webhook {
+        let api = BotApi::new(&fake.api_url(), fake.token())?;
+        api.set_webhook(&format!("http://127.0.0.1:{port}/telegram/webhook"), SECRET)
+            .await
+            .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
     }
-
-    /// SIGKILL, then reap.
-    async fn kill(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
-
-    /// SIGTERM (a graceful stop), then reap.
-    async fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg(self.pid.to_string())
-            .status()
-            .await;
-        let _ = self.child.wait().await;
-    }
-
-    /// CPU seconds (user + system) and peak resident MB so far, from `/proc`.
-    fn usage(&self) -> (f64, f64) {
-        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .ok()
-            .and_then(|stat| {
-                let rest = stat.rsplit_once(')')?.1;
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                let utime: f64 = fields.get(11)?.parse().ok()?;
-                let stime: f64 = fields.get(12)?.parse().ok()?;
-                Some((utime + stime) / clock_ticks())
-            })
-            .unwrap_or(0.0);
-        let peak = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|status| {
-                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-                let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kb / 1024.0)
-            })
-            .unwrap_or(0.0);
-        (cpu, peak)
-    }
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|t: &f64| *t > 0.0)
-        .unwrap_or(100.0)
+    Ok(bot)
 }

@@ -35,7 +35,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -48,13 +47,12 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::bench_child::BotProcess;
 use crate::channel::Outbound;
 use crate::channel::whatsapp::CHANNEL;
 use crate::channel::whatsapp::render::render;
@@ -378,7 +376,7 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     .await?;
 
     let log = Arc::new(LogTally::default());
-    let mut bot = BotProcess::start(options, &fake, &tap.url, &log).await?;
+    let mut bot = start_bot(options, &fake, &tap.url, &log).await?;
     let check = fake
         .verify_webhook(VERIFY_TOKEN)
         .await
@@ -415,7 +413,7 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
             break;
         }
         bot.kill().await;
-        bot = BotProcess::start(options, &fake, &tap.url, &log).await?;
+        bot = start_bot(options, &fake, &tap.url, &log).await?;
         kills += 1;
     }
     let mut report = LoadReport {
@@ -850,119 +848,37 @@ fn mask_digits(text: &str) -> String {
     out
 }
 
-/// `baithak serve` as a child process, wired to the fake through the tap. (Like
-/// `bench_telegram`'s, which is private there and wired to Telegram.)
-struct BotProcess {
-    child: Child,
-    pid: u32,
-}
-
-impl BotProcess {
-    async fn start(
-        options: &LoadOptions,
-        fake: &FakeWhatsApp,
-        graph_url: &str,
-        log: &Arc<LogTally>,
-    ) -> anyhow::Result<BotProcess> {
-        let mut child = Command::new(&options.exe)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("TELEGRAM_BOT_TOKEN")
-            .env("WHATSAPP_APP_SECRET", fake.app_secret())
-            .env("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN)
-            .env("WHATSAPP_ACCESS_TOKEN", fake.token())
-            .env("WHATSAPP_PHONE_NUMBER_ID", fake.phone_number_id())
-            .env("WHATSAPP_GRAPH_URL", graph_url)
-            .env("WHATSAPP_API_VERSION", fake.api_version())
-            .env("WHATSAPP_MESSAGES_PER_SECOND", options.rate.to_string())
-            .env("WHATSAPP_REENGAGE_TEMPLATE", TEMPLATE)
-            .env("BAITHAK_DATABASE_URL", &options.database_url)
-            .env("BAITHAK_CONTENT", &options.content_dir)
-            .env("BAITHAK_LOG_FORMAT", "json")
-            .env("BAITHAK_LOG", "warn,baithak::cli=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", options.exe.display()))?;
-        let pid = child.id().context("the bot exited at once")?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = 0;
-        let port = loop {
-            let Some(line) = lines.next_line().await? else {
-                anyhow::bail!(
-                    "the bot exited before listening ({seen} log lines; run `baithak serve` with the same settings to see why)"
-                );
-            };
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && let Some(port) = event["fields"]["port"].as_u64()
-            {
-                break port;
-            }
-            log.add(&line);
-            seen += 1;
-        };
-        // Keep draining stderr so the bot never blocks on a full pipe.
-        let log = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.add(&line);
-            }
-        });
-        fake.set_webhook(&format!("http://127.0.0.1:{port}/whatsapp/webhook"));
-        Ok(BotProcess { child, pid })
-    }
-
-    /// SIGKILL, then reap.
-    async fn kill(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
-
-    /// SIGTERM (a graceful stop), then reap.
-    async fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg(self.pid.to_string())
-            .status()
-            .await;
-        let _ = self.child.wait().await;
-    }
-
-    /// CPU seconds (user + system) and peak resident MB so far, from `/proc`.
-    fn usage(&self) -> (f64, f64) {
-        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .ok()
-            .and_then(|stat| {
-                let rest = stat.rsplit_once(')')?.1;
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                let utime: f64 = fields.get(11)?.parse().ok()?;
-                let stime: f64 = fields.get(12)?.parse().ok()?;
-                Some((utime + stime) / clock_ticks())
-            })
-            .unwrap_or(0.0);
-        let peak = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|status| {
-                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-                let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kb / 1024.0)
-            })
-            .unwrap_or(0.0);
-        (cpu, peak)
-    }
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|t: &f64| *t > 0.0)
-        .unwrap_or(100.0)
+/// Starts the bot wired to the fake through the tap, its log tallied in `log`.
+async fn start_bot(
+    options: &LoadOptions,
+    fake: &FakeWhatsApp,
+    graph_url: &str,
+    log: &Arc<LogTally>,
+) -> anyhow::Result<BotProcess> {
+    let env = [
+        ("WHATSAPP_APP_SECRET", fake.app_secret().to_string()),
+        ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN.to_string()),
+        ("WHATSAPP_ACCESS_TOKEN", fake.token().to_string()),
+        (
+            "WHATSAPP_PHONE_NUMBER_ID",
+            fake.phone_number_id().to_string(),
+        ),
+        ("WHATSAPP_GRAPH_URL", graph_url.to_string()),
+        ("WHATSAPP_API_VERSION", fake.api_version().to_string()),
+        ("WHATSAPP_MESSAGES_PER_SECOND", options.rate.to_string()),
+        ("WHATSAPP_REENGAGE_TEMPLATE", TEMPLATE.to_string()),
+    ];
+    let log = Arc::clone(log);
+    let (bot, port) = BotProcess::start(
+        &options.exe,
+        &options.database_url,
+        &options.content_dir,
+        &env,
+        move |line| log.add(line),
+    )
+    .await?;
+    fake.set_webhook(&format!("http://127.0.0.1:{port}/whatsapp/webhook"));
+    Ok(bot)
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram).
 //! - [`web`]: axum routes: web chat, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.
-//! - [`bench`], [`bench_telegram`], [`kb_cli`]: the benchmark and knowledge-base commands.
+//! - [`bench`], [`bench_child`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API) for tests and the benchmark.
 
 pub mod bench;
+pub mod bench_child;
 pub mod bench_telegram;
 pub mod bench_whatsapp;
 pub mod channel;
