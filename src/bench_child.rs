@@ -125,3 +125,55 @@ fn clock_ticks() -> f64 {
         .filter(|t: &f64| *t > 0.0)
         .unwrap_or(100.0)
 }
+
+/// What every end-to-end benchmark run starts from: this executable (started again as the
+/// bot), a scratch directory for SQLite files (removed on drop), and the backends to run on.
+#[derive(Debug)]
+pub struct Rig {
+    /// The `baithak` executable.
+    pub exe: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    /// `(name, PostgreSQL URL)`: SQLite always, PostgreSQL when given.
+    pub backends: Vec<(&'static str, Option<String>)>,
+}
+
+impl Rig {
+    /// A rig for `bench <channel>`, with PostgreSQL when `postgres` is given.
+    ///
+    /// # Errors
+    ///
+    /// When the executable cannot be found or the scratch directory cannot be created.
+    pub fn new(channel: &str, postgres: Option<&str>) -> anyhow::Result<Rig> {
+        use anyhow::Context as _;
+        let exe = std::env::current_exe().context("cannot find the baithak executable")?;
+        let dir = std::env::temp_dir().join(format!(
+            "baithak-bench-{channel}-{:08x}",
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut backends = vec![("SQLite", None)];
+        if let Some(url) = postgres {
+            backends.push(("PostgreSQL", Some(url.to_string())));
+        }
+        Ok(Rig { exe, dir, backends })
+    }
+
+    /// The database URL of one run: the PostgreSQL URL, or a fresh SQLite file.
+    #[must_use]
+    pub fn database_url(&self, postgres: Option<&String>) -> String {
+        postgres.cloned().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}/bench-{:08x}.db",
+                self.dir.display(),
+                rand::random::<u32>()
+            )
+        })
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

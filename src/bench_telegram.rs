@@ -94,16 +94,7 @@ pub async fn run(
     crash: usize,
     pause: Duration,
 ) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the baithak executable")?;
-    let dir = std::env::temp_dir().join(format!(
-        "baithak-bench-telegram-{:08x}",
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut backends = vec![("SQLite", None)];
-    if let Some(url) = postgres {
-        backends.push(("PostgreSQL", Some(url.to_string())));
-    }
+    let rig = crate::bench_child::Rig::new("telegram", postgres)?;
     println!(
         "Baithak Telegram benchmark · {teachers} teachers · {messages} messages each · {} · bot as a child process · fake Bot API without rate limits{}\n",
         if pause.is_zero() {
@@ -126,17 +117,11 @@ pub async fn run(
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut crash_reports = Vec::new();
-    for (name, url) in &backends {
+    for (name, url) in &rig.backends {
         for &mode in modes {
-            let database_url = url.clone().unwrap_or_else(|| {
-                format!(
-                    "sqlite://{}/bench-{:08x}.db",
-                    dir.display(),
-                    rand::random::<u32>()
-                )
-            });
+            let database_url = rig.database_url(url.as_ref());
             let options = LoadOptions {
-                exe: exe.clone(),
+                exe: rig.exe.clone(),
                 content_dir: content_dir.to_path_buf(),
                 database_url,
                 mode,
@@ -175,7 +160,6 @@ pub async fn run(
             report.kills
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

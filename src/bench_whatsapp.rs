@@ -17,7 +17,8 @@
 //! first reply button or the first list row when it has them, else types
 //! [`crate::bench::ANSWER`]. A step is complete when at least one new accepted send has
 //! reached the teacher (closed loop); a reply of several messages may be split over two steps,
-//! which keeps the teacher going but makes a few latencies look short. Status webhooks
+//! which keeps the teacher going but makes a few latencies look short (with `--pause` the
+//! teacher reads the whole reply first, so each latency is that of a fresh reply). Status webhooks
 //! (`sent`, `delivered`) go to the bot as on Meta unless `--no-statuses`.
 //!
 //! **How it counts.** Outbound figures come from the fake's record of every send: accepted
@@ -71,15 +72,9 @@ const THROUGHPUT_CODE: i64 = 130_429;
 /// Meta's pair-rate refusal.
 const PAIR_RATE_CODE: i64 = 131_056;
 
-/// One load run.
-#[derive(Clone, Debug)]
-pub struct LoadOptions {
-    /// The `baithak` executable to start as the bot.
-    pub exe: PathBuf,
-    /// The content root the bot loads.
-    pub content_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; the bot migrates it on start.
-    pub database_url: String,
+/// What the teachers do and what the bot and the fake are allowed.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
     /// Simulated teachers.
     pub teachers: usize,
     /// Messages each teacher sends.
@@ -90,6 +85,22 @@ pub struct LoadOptions {
     pub statuses: bool,
     /// SIGKILLs of the bot at random moments (each followed by a restart).
     pub kills: usize,
+    /// How long a teacher waits after each reply before the next message (zero: saturation).
+    /// Teachers start at random moments within one pause, so the offered load is even.
+    pub pause: Duration,
+}
+
+/// One load run.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The `baithak` executable to start as the bot.
+    pub exe: PathBuf,
+    /// The content root the bot loads.
+    pub content_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; the bot migrates it on start.
+    pub database_url: String,
+    /// The load.
+    pub plan: Plan,
     /// How long a teacher waits for one reply before counting it lost.
     pub reply_deadline: Duration,
 }
@@ -153,27 +164,27 @@ pub struct LoadReport {
 /// # Errors
 ///
 /// When the fake, the tap or the bot cannot start, or the bot's database cannot be read.
-pub async fn run(
-    content_dir: &Path,
-    teachers: usize,
-    messages: usize,
-    rate: u32,
-    kills: usize,
-    postgres: Option<&str>,
-    statuses: bool,
-) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the baithak executable")?;
-    let dir = std::env::temp_dir().join(format!(
-        "baithak-bench-whatsapp-{:08x}",
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut backends = vec![("SQLite", None)];
-    if let Some(url) = postgres {
-        backends.push(("PostgreSQL", Some(url.to_string())));
-    }
+pub async fn run(content_dir: &Path, plan: Plan, postgres: Option<&str>) -> anyhow::Result<()> {
+    let Plan {
+        teachers,
+        messages,
+        rate,
+        statuses,
+        kills,
+        pause,
+    } = plan;
+    let rig = crate::bench_child::Rig::new("whatsapp", postgres)?;
     println!(
-        "Baithak WhatsApp benchmark · {teachers} teachers · {messages} messages each · closed loop, no pause · bot as a child process · dispatcher limit and fake throughput {rate}/s · {}{}\n",
+        "Baithak WhatsApp benchmark · {teachers} teachers · {messages} messages each · closed loop, {} · bot as a child process · dispatcher limit and fake throughput {rate}/s · {}{}\n",
+        if pause.is_zero() {
+            "no pause".to_string()
+        } else {
+            format!(
+                "{} ms pause (offered ≈ {:.0} inbound msgs/s)",
+                pause.as_millis(),
+                teachers as f64 / pause.as_secs_f64()
+            )
+        },
         if statuses {
             "sent + delivered status webhooks"
         } else {
@@ -186,24 +197,14 @@ pub async fn run(
         }
     );
     let mut reports = Vec::new();
-    for (name, url) in &backends {
-        let database_url = url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}/bench-{:08x}.db",
-                dir.display(),
-                rand::random::<u32>()
-            )
-        });
+    for (name, url) in &rig.backends {
+        let database_url = rig.database_url(url.as_ref());
         eprintln!("running on {name}…");
         let options = LoadOptions {
-            exe: exe.clone(),
+            exe: rig.exe.clone(),
             content_dir: content_dir.to_path_buf(),
             database_url,
-            teachers,
-            messages,
-            rate,
-            statuses,
-            kills,
+            plan,
             reply_deadline: Duration::from_secs(90),
         };
         let report = run_load(&options).await?;
@@ -218,7 +219,6 @@ pub async fn run(
         reports.push((label, report));
     }
     print_tables(&mut reports, teachers, messages, rate);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -339,7 +339,7 @@ fn bursts(offsets: &[f64]) -> String {
 }
 
 /// Runs one load against a fresh fake Graph API and a bot child process; kills and restarts
-/// the bot `options.kills` times at random moments (chosen by steps completed, not by time).
+/// the bot `options.plan.kills` times at random moments (chosen by steps completed, not by time).
 ///
 /// # Errors
 ///
@@ -347,9 +347,9 @@ fn bursts(offsets: &[f64]) -> String {
 /// database cannot be read afterwards.
 pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     let fake = FakeWhatsApp::start(FakeWhatsAppOptions {
-        throughput_per_second: Some(options.rate),
+        throughput_per_second: Some(options.plan.rate),
         pair_rate: Some(PAIR_RATE),
-        statuses: if options.statuses {
+        statuses: if options.plan.statuses {
             StatusMode::SentDelivered
         } else {
             StatusMode::None
@@ -366,7 +366,7 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     }
 
     let base: u64 = rand::random_range(3_000_000_000..3_900_000_000);
-    let users: Vec<WaUser> = (0..options.teachers)
+    let users: Vec<WaUser> = (0..options.plan.teachers)
         .map(|t| fake.add_user(&format!("92{}", base + t as u64), &format!("Teacher {t}")))
         .collect();
     let tap = Tap::start(
@@ -388,8 +388,8 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     );
 
     let progress = Arc::new(Progress::default());
-    let total = options.teachers * options.messages;
-    let mut moments: Vec<usize> = (0..options.kills)
+    let total = options.plan.teachers * options.plan.messages;
+    let mut moments: Vec<usize> = (0..options.plan.kills)
         .map(|_| rand::random_range(total / 10..=(total * 9 / 10).max(total / 10)))
         .collect();
     moments.sort_unstable();
@@ -401,15 +401,14 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         let fake = fake.clone();
         let watcher = tap.watcher(user.address())?;
         let progress = progress.clone();
-        let messages = options.messages;
+        let plan = options.plan;
         let deadline = options.reply_deadline;
-        tasks.spawn(
-            async move { teacher(&fake, &user, &watcher, messages, deadline, &progress).await },
-        );
+        tasks
+            .spawn(async move { teacher(&fake, &user, &watcher, plan, deadline, &progress).await });
     }
     let mut kills = 0;
     for moment in moments {
-        if !progress.wait_for(moment, options.teachers).await {
+        if !progress.wait_for(moment, options.plan.teachers).await {
             break;
         }
         bot.kill().await;
@@ -422,10 +421,10 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     };
     while let Some(done) = tasks.join_next().await {
         let latencies = done.context("a teacher task panicked")?;
-        if latencies.len() == options.messages {
+        if latencies.len() == options.plan.messages {
             report.completed_teachers += 1;
         }
-        report.lost_replies += options.messages - latencies.len();
+        report.lost_replies += options.plan.messages - latencies.len();
         report.latencies.extend(latencies);
     }
     report.secs = started.elapsed().as_secs_f64();
@@ -632,14 +631,29 @@ async fn teacher(
     fake: &FakeWhatsApp,
     user: &WaUser,
     watcher: &Notify,
-    messages: usize,
+    plan: Plan,
     deadline: Duration,
     progress: &Progress,
 ) -> Vec<Duration> {
-    let mut latencies = Vec::with_capacity(messages);
+    let mut latencies = Vec::with_capacity(plan.messages);
     let mut seen = 0;
     let mut next = Act::Say("Hi");
-    for _ in 0..messages {
+    if !plan.pause.is_zero() {
+        // Spread the teachers' first messages over one pause.
+        tokio::time::sleep(plan.pause.mul_f64(rand::random::<f64>())).await;
+    }
+    for step in 0..plan.messages {
+        if step > 0 && !plan.pause.is_zero() {
+            // A teacher reading the reply: the offered load, not waiting for work.
+            tokio::time::sleep(plan.pause).await;
+            // The rest of a reply of several messages arrived meanwhile: the teacher answers
+            // the newest, and the next step waits for what comes after it.
+            let all = accepted(fake, user.address());
+            if let Some(newest) = all.get(seen..).and_then(<[SentWa]>::last) {
+                next = Act::answering(newest);
+            }
+            seen = all.len();
+        }
         let sent = Instant::now();
         let acted = match &next {
             Act::Say(text) => fake.send_text(user, text),
@@ -865,7 +879,10 @@ async fn start_bot(
         ),
         ("WHATSAPP_GRAPH_URL", graph_url.to_string()),
         ("WHATSAPP_API_VERSION", fake.api_version().to_string()),
-        ("WHATSAPP_MESSAGES_PER_SECOND", options.rate.to_string()),
+        (
+            "WHATSAPP_MESSAGES_PER_SECOND",
+            options.plan.rate.to_string(),
+        ),
         ("WHATSAPP_REENGAGE_TEMPLATE", TEMPLATE.to_string()),
     ];
     let log = Arc::clone(log);

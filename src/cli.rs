@@ -282,6 +282,12 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Staff accounts of the web console.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::user_cli::UserAction,
+    },
     /// The knowledge base: search it, measure its accuracy and speed.
     Kb {
         /// What to do.
@@ -359,6 +365,10 @@ pub enum BenchChannel {
         /// No status webhooks (by default the fake posts `sent` and `delivered` for every send).
         #[arg(long)]
         no_statuses: bool,
+        /// Milliseconds each teacher pauses after a reply before the next message (0: closed
+        /// loop at saturation). Offered load ≈ teachers / pause.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
     },
 }
 
@@ -455,6 +465,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check => Ok(check(&settings.content_dir)),
         Command::Kb { action } => crate::kb_cli::run(&settings, action).await,
+        Command::User { action } => crate::user_cli::run(&settings, action).await,
         Command::Telegram { action } => telegram(&settings, action).await,
         Command::Migrate => {
             crate::telemetry::init("info");
@@ -502,20 +513,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     kills,
                     postgres,
                     no_statuses,
+                    pause_ms,
                 }),
             ..
         } => {
             crate::telemetry::init("error");
-            crate::bench_whatsapp::run(
-                &settings.content_dir,
+            let plan = crate::bench_whatsapp::Plan {
                 teachers,
                 messages,
                 rate,
+                statuses: !no_statuses,
                 kills,
-                postgres.as_deref(),
-                !no_statuses,
-            )
-            .await?;
+                pause: std::time::Duration::from_millis(pause_ms),
+            };
+            crate::bench_whatsapp::run(&settings.content_dir, plan, postgres.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -6,6 +6,8 @@
 //! ([`Store::commit_step`]). Different conversations are processed concurrently; one
 //! conversation is only ever processed by one task at a time ([`Conversations::kick`]).
 
+pub mod desk;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +55,8 @@ struct Inner {
     committed: watch::Sender<u64>,
     /// Bumped when a dispatcher settles outbox rows (sent, failed, teacher unreachable).
     delivered: watch::Sender<u64>,
+    /// Bumped when a commit attached a file to a ticket (the media keeper waits on it).
+    attached: watch::Sender<u64>,
     /// The experts' Telegram group (chat id), when there is one.
     expert_group: Option<String>,
 }
@@ -80,6 +84,7 @@ impl Conversations {
                 inbox_writer,
                 committed,
                 delivered: watch::channel(0).0,
+                attached: watch::channel(0).0,
                 expert_group: None,
             }),
         }
@@ -167,6 +172,12 @@ impl Conversations {
     #[must_use]
     pub fn subscribe_deliveries(&self) -> watch::Receiver<u64> {
         self.inner.delivered.subscribe()
+    }
+
+    /// A receiver that changes when a teacher's file was attached to a ticket.
+    #[must_use]
+    pub fn subscribe_attachments(&self) -> watch::Receiver<u64> {
+        self.inner.attached.subscribe()
     }
 
     /// Tells delivery watchers that outbox rows were settled (dispatchers call this).
@@ -330,6 +341,22 @@ impl Conversations {
         event: &InboxEvent,
         message: &InboundMessage,
     ) -> Result<(), StoreError> {
+        // A claim is written only if nobody claimed the ticket since it was read (from the
+        // console, say): then it is read and decided again.
+        for _ in 0..CONFLICT_RETRIES {
+            match self.process_expert_once(event, message).await {
+                Err(StoreError::Conflict) => {}
+                done => return done,
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn process_expert_once(
+        &self,
+        event: &InboxEvent,
+        message: &InboundMessage,
+    ) -> Result<(), StoreError> {
         let InboundMessage::Group {
             thread,
             from_name,
@@ -375,13 +402,22 @@ impl Conversations {
         let teacher = ticket.teacher_id;
         match command {
             helpdesk::ExpertCommand::Claim => {
-                write.status = Some("claimed".into());
-                write.expert = Some(from_name.clone());
-                write.replies.push((
-                    teacher,
-                    group,
-                    reply(&code, format!("✋ {from_name} took {code}.")),
-                ));
+                use helpdesk::desk::{Action, Seen, decide};
+                let seen = Seen {
+                    status: ticket.status.clone(),
+                    expert: ticket.expert.clone(),
+                };
+                let text = match decide(&code, &seen, from_name, &Action::Claim, |_| true) {
+                    Ok(change) if change.unchanged => change.summary,
+                    Ok(change) => {
+                        write.status = change.status.map(str::to_string);
+                        write.expert = change.expert;
+                        write.expect = Some((seen.status, seen.expert));
+                        change.summary
+                    }
+                    Err(refusal) => refusal.to_string(),
+                };
+                write.replies.push((teacher, group, reply(&code, text)));
             }
             helpdesk::ExpertCommand::Close => {
                 write.status = Some("closed".into());
@@ -558,7 +594,15 @@ impl Conversations {
                 now,
             ));
         }
-        self.inner.store.commit_batch(&commits).await
+        self.inner.store.commit_batch(&commits).await?;
+        let files = commits
+            .iter()
+            .flat_map(|c| &c.ticket_messages)
+            .any(|m| m.file_id.is_some());
+        if files {
+            self.inner.attached.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(())
     }
 
     /// One conversation on its own: retried on conflicts; after repeated failures its first

@@ -1,6 +1,7 @@
 //! `baithak kb …`: search the knowledge base from the terminal, measure its accuracy on the
-//! labelled questions and its speed over a large synthetic corpus, and draft a new article
-//! from an answered ticket.
+//! labelled questions (and how well similar questions are clustered) and its speed over a
+//! large synthetic corpus, measure the speed of clustering logged questions, and draft a new
+//! article from an answered ticket.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::content::{self, Content};
+use crate::insights::{self, Item, Signature};
 use crate::knowledge::eval::{self, ADMIN_TOPIC};
 use crate::knowledge::{Article, KnowledgeBase, Written, draft, search::Index};
 use crate::language::Lang;
@@ -29,9 +31,11 @@ pub enum KbAction {
         #[arg(long, default_value_t = 5)]
         limit: usize,
     },
-    /// Top-1 topic accuracy and answer hit rate per language on knowledge-base/eval/questions.yaml.
+    /// Top-1 topic accuracy and answer hit rate per language on knowledge-base/eval/questions.yaml,
+    /// and the pairwise precision and recall of the clusters of similar questions.
     Eval {
-        /// Also list every question that went wrong.
+        /// Also list every question that went wrong, and every cluster that mixes or splits
+        /// labelled problems.
         #[arg(long)]
         misses: bool,
     },
@@ -53,6 +57,13 @@ pub enum KbAction {
         /// Passes over the labelled questions.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+    },
+    /// Clustering speed: signs and clusters synthetic logged questions (perturbed copies of the
+    /// labelled ones); prints a table.
+    BenchClusters {
+        /// Logged questions to synthesise.
+        #[arg(long, default_value_t = 100_000)]
+        questions: usize,
     },
 }
 
@@ -84,6 +95,7 @@ pub async fn run(settings: &Settings, action: KbAction) -> anyhow::Result<ExitCo
         KbAction::Eval { misses } => evaluate(root, &content, misses),
         KbAction::Draft { from_ticket, force } => draft(settings, &from_ticket, force).await,
         KbAction::Bench { articles, rounds } => bench(root, &content, articles, rounds),
+        KbAction::BenchClusters { questions } => bench_clusters(root, &content, questions),
     }
 }
 
@@ -270,14 +282,20 @@ fn evaluate(root: &std::path::Path, content: &Content, misses: bool) -> anyhow::
             );
         }
     }
+    let grouping = insights::eval::evaluate(&content.knowledge, &questions);
+    print_grouping(&grouping);
+    if misses {
+        print_grouping_misses(&questions, &grouping);
+    }
     let passed = report
         .by_language
         .values()
         .all(|f| f.topic_accuracy() >= 0.90)
         && total.hit_rate() >= 0.85
-        && report.admin_as_pedagogy.is_empty();
+        && report.admin_as_pedagogy.is_empty()
+        && grouping.meets_target();
     println!(
-        "\ntargets (topic ≥ 90 % in every language, hit rate ≥ 85 %, no admin question answered as pedagogy): {}",
+        "\ntargets (topic ≥ 90 % in every language, hit rate ≥ 85 %, no admin question answered as pedagogy, clusters' pairwise precision and recall ≥ 80 %): {}",
         if passed { "met" } else { "NOT met" }
     );
     Ok(if passed {
@@ -285,6 +303,99 @@ fn evaluate(root: &std::path::Path, content: &Content, misses: bool) -> anyhow::
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The pairwise precision and recall of the clusters, overall and per pair of languages.
+fn print_grouping(grouping: &insights::eval::Report) {
+    let grouped = grouping.clusters.iter().filter(|c| c.size >= 2).count();
+    println!(
+        "\nClusters of similar questions · {} clusters ({grouped} of two or more) · pairs of questions: same label vs same cluster\n",
+        grouping.clusters.len()
+    );
+    println!(
+        "| languages | pairs with one label | pairs in one cluster | both | precision | recall |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |name: &str, p: &insights::eval::Pairs| {
+        let percent =
+            |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{:.1} %", x * 100.0));
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            p.labelled,
+            p.clustered,
+            p.both,
+            percent(p.precision()),
+            percent(p.recall())
+        );
+    };
+    for ((a, b), pairs) in &grouping.by_languages {
+        row(&format!("{}–{}", a.code(), b.code()), pairs);
+    }
+    for written in Written::ALL {
+        row(
+            &format!("{}–any", written.code()),
+            &grouping.involving(written),
+        );
+    }
+    row("all", &grouping.overall);
+}
+
+/// Clusters that mix labelled problems, and problems split over several clusters.
+fn print_grouping_misses(questions: &[eval::Labelled], grouping: &insights::eval::Report) {
+    let question = |id: i64| usize::try_from(id).ok().and_then(|i| questions.get(i));
+    let line = |id: i64, cluster: usize| {
+        if let Some(q) = question(id) {
+            println!(
+                "      #{cluster:<3} [{}] {} · “{}”",
+                q.written.code(),
+                q.cluster,
+                q.question
+            );
+        }
+    };
+    println!("\nClusters that mix problems:");
+    for (index, cluster) in grouping.clusters.iter().enumerate() {
+        let mut labels: Vec<&str> = cluster
+            .ids
+            .iter()
+            .filter_map(|id| question(*id).map(|q| q.cluster.as_str()))
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        if labels.len() < 2 {
+            continue;
+        }
+        println!(
+            "  #{index} · {} questions · article {} · {}",
+            cluster.size,
+            cluster.article.as_ref().map_or("-", |a| a.id.as_str()),
+            labels.join(", ")
+        );
+        for id in &cluster.ids {
+            line(*id, index);
+        }
+    }
+    println!("\nProblems split over several clusters:");
+    let of = insights::eval::cluster_of(&grouping.clusters, questions.len());
+    let mut labels: Vec<&str> = questions.iter().map(|q| q.cluster.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    for label in labels {
+        let mut members: Vec<(usize, i64)> = questions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.cluster == label)
+            .map(|(i, _)| (of[i], i64::try_from(i).unwrap_or_default()))
+            .collect();
+        members.sort_unstable();
+        if members.windows(2).all(|w| w[0].0 == w[1].0) {
+            continue;
+        }
+        println!("  {label}");
+        for (cluster, id) in members {
+            line(id, cluster);
+        }
+    }
 }
 
 fn pct(a: usize, b: usize) -> f64 {
@@ -373,4 +484,213 @@ fn synthetic_corpus(shipped: &[Article], n: usize) -> Vec<Article> {
         i += 1;
     }
     corpus
+}
+
+/// `kb bench-clusters`: signs `n` synthetic logged questions (timed, on every core), clusters
+/// them (timed) and prints a table.
+fn bench_clusters(root: &std::path::Path, content: &Content, n: usize) -> anyhow::Result<ExitCode> {
+    let questions = content::eval_questions(root, content)
+        .map_err(|_| anyhow::anyhow!("cannot read knowledge-base/eval/questions.yaml"))?;
+    anyhow::ensure!(!questions.is_empty(), "no labelled questions to start from");
+    let logged = synthetic_questions(&questions, n);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+
+    let started = Instant::now();
+    let signatures = sign_all(&content.knowledge, &logged, threads)?;
+    let signing = started.elapsed().as_secs_f64();
+    let peak_signed = peak_rss_mib();
+    let json_bytes: usize = signatures
+        .iter()
+        .step_by(97)
+        .map(|s| serde_json::to_string(s).map_or(0, |j| j.len()))
+        .sum();
+    let json_count = signatures.len().div_ceil(97).max(1);
+    let items: Vec<Item> = logged
+        .iter()
+        .zip(signatures)
+        .enumerate()
+        .map(|(i, ((text, written, _), signature))| Item {
+            id: i64::try_from(i).unwrap_or(i64::MAX),
+            text: text.clone(),
+            written: *written,
+            signature,
+        })
+        .collect();
+
+    let started = Instant::now();
+    let clusters = insights::cluster(&items);
+    let clustering = started.elapsed().as_secs_f64();
+    let peak_clustered = peak_rss_mib();
+
+    let labels: Vec<&str> = logged
+        .iter()
+        .map(|(_, _, from)| questions[*from].cluster.as_str())
+        .collect();
+    let written: Vec<Written> = logged.iter().map(|(_, w, _)| *w).collect();
+    let of = insights::eval::cluster_of(&clusters, logged.len());
+    let mut pairs = insights::eval::Pairs::default();
+    for p in insights::eval::pairs(&labels, &written, &of).values() {
+        pairs.labelled += p.labelled;
+        pairs.clustered += p.clustered;
+        pairs.both += p.both;
+    }
+    #[allow(clippy::cast_precision_loss)] // a question count
+    let per_question_us = if logged.is_empty() {
+        0.0
+    } else {
+        signing * 1e6 * threads as f64 / logged.len() as f64
+    };
+    println!(
+        "Clustering logged questions · {} synthetic questions (perturbed copies of the {} labelled ones) · signed on {threads} threads\n",
+        logged.len(),
+        questions.len()
+    );
+    println!(
+        "| questions | signatures s | per question µs (one core) | clustering s | clusters | of two or more | largest | peak RSS MiB signed / clustered |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mib = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.0}"));
+    println!(
+        "| {} | {signing:.2} | {per_question_us:.1} | {clustering:.2} | {} | {} | {} | {} / {} |",
+        logged.len(),
+        clusters.len(),
+        clusters.iter().filter(|c| c.size >= 2).count(),
+        clusters.first().map_or(0, |c| c.size),
+        mib(peak_signed),
+        mib(peak_clustered),
+    );
+    let percent = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{:.1} %", x * 100.0));
+    println!(
+        "\nsignature JSON: {} bytes on average · against the labels of the questions they copy: pairwise precision {}, recall {}",
+        json_bytes / json_count,
+        percent(pairs.precision()),
+        percent(pairs.recall())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the questions on `threads` threads, in order.
+fn sign_all(
+    kb: &KnowledgeBase,
+    logged: &[(String, Written, usize)],
+    threads: usize,
+) -> anyhow::Result<Vec<Signature>> {
+    let chunk = logged.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = logged
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(text, _, _)| insights::signature(kb, text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(logged.len());
+        for handle in handles {
+            let part = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a signing thread panicked"))?;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+/// `n` logged questions: the labelled ones in turn, each perturbed as teachers type (a word
+/// dropped, a typo, shouting case, greetings and pleas around it), from a fixed seed. Each
+/// comes with its language and the index of the labelled question it copies.
+fn synthetic_questions(questions: &[eval::Labelled], n: usize) -> Vec<(String, Written, usize)> {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    let mut rng = StdRng::seed_from_u64(0x00BA_174A);
+    (0..n)
+        .map(|i| {
+            let from = i % questions.len();
+            let q = &questions[from];
+            (perturb(&q.question, q.written, &mut rng), q.written, from)
+        })
+        .collect()
+}
+
+fn perturb(text: &str, written: Written, rng: &mut impl rand::Rng) -> String {
+    use rand::seq::SliceRandom;
+
+    let mut words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    if words.len() > 3 && rng.random_bool(0.4) {
+        words.remove(rng.random_range(0..words.len()));
+    }
+    if !words.is_empty() && rng.random_bool(0.4) {
+        let at = rng.random_range(0..words.len());
+        words[at] = typo(&words[at], rng);
+    }
+    if matches!(written, Written::En | Written::RomanUr) && rng.random_bool(0.2) {
+        words = words.iter().map(|w| w.to_uppercase()).collect();
+    }
+    let fillers: &[&str] = match written {
+        Written::En => &[
+            "sir",
+            "please help",
+            "plz",
+            "hello",
+            "dear team",
+            "urgent",
+            "thanks",
+        ],
+        Written::RomanUr => &[
+            "sir",
+            "plz",
+            "madam ji",
+            "assalam o alaikum",
+            "help karein",
+            "shukriya",
+        ],
+        Written::Ur => &["السلام علیکم", "سر", "مہربانی", "جلدی بتائیں", "شکریہ"],
+        Written::Bn => &["স্যার", "আসসালামু আলাইকুম", "দয়া করে", "ধন্যবাদ", "একটু বলবেন"],
+    };
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for filler in fillers {
+        match rng.random_range(0..12) {
+            0 => before.push(*filler),
+            1 => after.push(*filler),
+            _ => {}
+        }
+    }
+    before.shuffle(rng);
+    after.shuffle(rng);
+    before
+        .into_iter()
+        .map(str::to_string)
+        .chain(words)
+        .chain(after.into_iter().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A letter swapped with the next, dropped or doubled.
+fn typo(word: &str, rng: &mut impl rand::Rng) -> String {
+    let mut chars: Vec<char> = word.chars().collect();
+    if chars.len() < 3 {
+        return word.to_string();
+    }
+    let at = rng.random_range(0..chars.len() - 1);
+    match rng.random_range(0..3) {
+        0 => chars.swap(at, at + 1),
+        1 => {
+            chars.remove(at);
+        }
+        _ => chars.insert(at, chars[at]),
+    }
+    chars.into_iter().collect()
+}
+
+/// The process's peak resident memory (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -8,8 +8,13 @@
 //!   problems with their positions).
 //! - [`dialogue`]: PURE. YAML trees, the `step` function, choice matching.
 //! - [`knowledge`]: PURE. Knowledge-base articles, multilingual search, the accuracy evaluation.
-//! - [`helpdesk`]: PURE. Questions answered or escalated, tickets, expert commands, office
-//!   hours, the SLA (`helpdesk::sla`); wraps the dialogue's `step`.
+//! - [`helpdesk`]: PURE. Questions answered or escalated, tickets, expert commands and what an
+//!   expert's action does to a ticket (`helpdesk::desk`), office hours, the SLA
+//!   (`helpdesk::sla`); wraps the dialogue's `step`.
+//! - [`insights`]: PURE. Grouping similar questions across languages, its evaluation, the
+//!   recurring-issues report.
+//! - [`staff`]: PURE. Console roles, sessions' lifetimes, sign-in throttling, phone masking,
+//!   password hashing.
 //! - [`content`]: reads `dialogues/`, `knowledge-base/` and `helpdesk.yaml` from disk into the
 //!   pure loaders.
 //! - [`store`]: the one storage interface, over SQLite (default) and PostgreSQL.
@@ -17,11 +22,12 @@
 //!   one transaction of state, transcript, progress and outbox.
 //! - [`sla_watch`]: the timer around `helpdesk::sla`: reminders and escalations queued for the
 //!   expert group.
-//! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram).
-//! - [`web`]: axum routes: web chat, `/healthz`.
-//! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`]: wiring.
+//! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram, WhatsApp).
+//! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz`.
+//! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
 //! - [`bench`], [`bench_child`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
-//! - [`testkit`]: fakes of the platforms (Telegram Bot API) for tests and the benchmark.
+//! - [`testkit`]: fakes of the platforms (Telegram Bot API, WhatsApp Graph API) for tests and
+//!   the benchmark.
 
 pub mod bench;
 pub mod bench_child;
@@ -36,12 +42,15 @@ pub mod conversation;
 pub mod diagnostic;
 pub mod dialogue;
 pub mod helpdesk;
+pub mod insights;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;
 pub mod sla_watch;
+pub mod staff;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod testkit;
+pub mod user_cli;
 pub mod web;

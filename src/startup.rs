@@ -97,7 +97,8 @@ impl Application {
                 .watch(CONTENT_CHECK_EVERY),
         );
         let (telegram_stop, mut telegram_tasks) = self.start_telegram();
-        telegram_tasks.extend(self.start_whatsapp(&telegram_stop)?);
+        let (whatsapp_tasks, whatsapp_throughput) = self.start_whatsapp(&telegram_stop)?;
+        telegram_tasks.extend(whatsapp_tasks);
         let telegram_secret = self
             .telegram
             .as_ref()
@@ -107,6 +108,8 @@ impl Application {
             conversations: self.conversations.clone(),
             telegram_secret,
             whatsapp: self.whatsapp.clone(),
+            whatsapp_throughput,
+            console: web::console::ConsoleSettings::default(),
         });
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -124,15 +127,21 @@ impl Application {
     }
 }
 
+/// The WhatsApp dispatcher's and media keeper's tasks, and the throughput the webhook charges.
+type WhatsAppTasks = (
+    Vec<tokio::task::JoinHandle<()>>,
+    Option<std::sync::Arc<crate::channel::whatsapp::pace::Throughput>>,
+);
+
 impl Application {
     /// Starts the WhatsApp dispatcher and media keeper when sending is configured; they stop
     /// with `stop`.
     fn start_whatsapp(
         &self,
         stop: &tokio::sync::watch::Sender<bool>,
-    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    ) -> anyhow::Result<WhatsAppTasks> {
         let Some(sending) = self.whatsapp.as_ref().and_then(|w| w.sending.as_ref()) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let api = crate::channel::whatsapp::client::GraphApi::new(
             &sending.graph_url,
@@ -156,10 +165,14 @@ impl Application {
         tracing::info!(rate = sending.limits.per_second, "whatsapp sending on");
         let media =
             crate::channel::whatsapp::media::run(api, self.conversations.clone(), stopped(stop));
-        Ok(vec![
-            tokio::spawn(dispatcher.run(stopped(stop))),
-            tokio::spawn(media),
-        ])
+        let throughput = dispatcher.throughput();
+        Ok((
+            vec![
+                tokio::spawn(dispatcher.run(stopped(stop))),
+                tokio::spawn(media),
+            ],
+            throughput,
+        ))
     }
 
     /// Starts the Telegram polling loop (polling mode) and dispatcher; returns their stop

@@ -1784,6 +1784,10 @@ async fn throughput_over_the_limit_answers_130429() {
     .await;
     let a = written_user(&whatsapp, "923001111111", "A");
     let b = written_user(&whatsapp, "923002222222", "B");
+    // Their two messages spent the second's throughput, as inbound counts on Meta.
+    let inbound = post(&whatsapp, text_to(a.address(), "0")).await;
+    assert_eq!(inbound.status, StatusCode::BAD_REQUEST);
+    whatsapp.advance_clock(chrono::Duration::seconds(1));
 
     post(&whatsapp, text_to(a.address(), "1")).await.wamid();
     post(&whatsapp, text_to(b.address(), "2")).await.wamid();

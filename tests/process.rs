@@ -193,3 +193,104 @@ fn serve_refuses_to_start_on_broken_content_with_file_line_column() {
         "{stderr}"
     );
 }
+
+/// `baithak user add` prints a one-time password once, or takes one from stdin; the account
+/// can then sign in to the console of a server on the same database.
+async fn user_add_then_sign_in(backend: Backend) {
+    use std::io::Write as _;
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let baithak = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_baithak"));
+        command
+            .args(args)
+            .args(["--database-url", &db.url])
+            .args([
+                "--content",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let added = baithak(&["user", "add", "--name", "sana", "--role", "expert"])
+        .output()
+        .expect("user add runs");
+    assert!(added.status.success(), "{added:?}");
+    let out = String::from_utf8_lossy(&added.stdout);
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("one-time password: "))
+        .expect("printed once")
+        .to_string();
+    assert_eq!(password.len(), 20);
+
+    let again = baithak(&["user", "add", "--name", "sana", "--role", "staff"])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let bad_role = baithak(&["user", "add", "--name", "x", "--role", "root"])
+        .output()
+        .expect("runs");
+    assert!(!bad_role.status.success());
+
+    let mut stdin_user = baithak(&[
+        "user",
+        "add",
+        "--name",
+        "farah",
+        "--role",
+        "staff",
+        "--password-stdin",
+    ])
+    .spawn()
+    .expect("spawns");
+    stdin_user
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a password from stdin\n")
+        .expect("write");
+    let done = stdin_user.wait_with_output().expect("waits");
+    assert!(done.status.success(), "{done:?}");
+    assert!(!String::from_utf8_lossy(&done.stdout).contains("one-time password"));
+
+    let server = Server::start(&db);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for (name, pass, home) in [
+        ("sana", password.as_str(), "/console/tickets"),
+        ("farah", "a password from stdin", "/console/insights"),
+    ] {
+        let response = client
+            .post(format!("{}/console/login", server.base))
+            .form(&[("name", name), ("password", pass)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
+            Some(home)
+        );
+    }
+    drop(server);
+}
+
+#[tokio::test]
+async fn user_add_prints_a_one_time_password_that_signs_in_sqlite() {
+    user_add_then_sign_in(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn user_add_prints_a_one_time_password_that_signs_in_postgres() {
+    user_add_then_sign_in(Backend::Postgres).await;
+}

@@ -196,6 +196,12 @@ impl<P: Platform> Queue<P> {
         }
     }
 
+    /// The platform it sends through.
+    #[must_use]
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
     /// The conversations whose outbox this is.
     #[must_use]
     pub fn conversations(&self) -> &Conversations {
@@ -451,18 +457,20 @@ impl<P: Platform> Queue<P> {
     /// The teacher cannot be reached (blocked us, left the platform): every row queued for
     /// the chat, `rows` and any that arrived meanwhile, is settled at once, no retry storm.
     /// Rows carrying an expert's answer are held for when the teacher writes again (the
-    /// experts are told), the rest fail with `reason`; then the teacher is marked unreachable.
+    /// experts are told), the rest fail with `reason`, and the teacher is marked unreachable.
     pub async fn unreachable(&self, chat: &str, mut rows: VecDeque<Queued>, reason: &str) -> Turn {
         let store = self.conversations.store();
         rows.extend(self.take_later(chat));
         let ids: Vec<i64> = rows.iter().map(|q| q.row.id).collect();
         tracing::info!(channel = P::CHANNEL, outbox.rows = ids.len(), %reason, "teacher unreachable; pending messages failed, expert answers held");
         let now = self.conversations.clock().now();
-        let Ok(held) = store.hold_or_fail(&ids, reason, now).await else {
+        // Rows settled and the teacher marked unreachable in one transaction.
+        let Ok(held) = store
+            .hold_or_fail((P::CHANNEL, chat), &ids, reason, now)
+            .await
+        else {
             return Turn::Wait(Duration::from_secs(1), false, rows);
         };
-        // After the rows are settled, so whoever sees "unreachable" sees them too.
-        let _ = store.set_reachable(P::CHANNEL, chat, false).await;
         if !held.is_empty()
             && let Err(err) = self.conversations.answers_held(&held).await
         {

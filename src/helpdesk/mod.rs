@@ -9,6 +9,7 @@
 //! confidence, article and outcome.
 
 pub mod config;
+pub mod desk;
 pub mod sla;
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,10 @@
 //! The labelled question set (`knowledge-base/eval/questions.yaml`) and how well search does on
 //! it: top-1 topic accuracy and answer hit rate per language, and whether any administrative
 //! question was answered as pedagogy. Pure.
+//!
+//! Each question also carries a `cluster` label (the specific problem, shared by paraphrases in
+//! every language); [`crate::insights::eval`] measures the grouping of similar questions
+//! against it.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -26,6 +30,8 @@ pub struct Labelled {
     pub topic: String,
     /// The expected article, when one fits.
     pub article: Option<String>,
+    /// The specific problem (kebab-case): paraphrases in any language share it.
+    pub cluster: String,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +42,7 @@ struct Raw {
     topic: Spanned<String>,
     #[serde(default)]
     article: Option<Spanned<String>>,
+    cluster: Spanned<String>,
 }
 
 /// Parses the question set, checking languages, topics and article ids.
@@ -95,14 +102,37 @@ pub fn parse(
             ));
             continue;
         }
+        if !is_kebab_case(&item.cluster.value) {
+            diagnostics.push(Diagnostic::error(
+                &file.path,
+                pos(&item.cluster.referenced),
+                format!(
+                    "cluster `{}` is not a kebab-case id (lowercase letters, digits, single dashes)",
+                    item.cluster.value
+                ),
+            ));
+            continue;
+        }
         out.push(Labelled {
             question: item.q,
             written,
             topic: item.topic.value,
             article: item.article.map(|a| a.value),
+            cluster: item.cluster.value,
         });
     }
     out
+}
+
+/// `noisy-class`, `salary-not-paid`: lowercase ASCII letters and digits in dash-separated parts.
+fn is_kebab_case(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// Figures for one language (or all).
@@ -246,4 +276,71 @@ pub fn evaluate(kb: &KnowledgeBase, questions: &[Labelled]) -> Report {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_source(source: &str) -> (Vec<Labelled>, Vec<String>) {
+        let file = SourceFile {
+            path: "questions.yaml".into(),
+            source: source.to_string(),
+        };
+        let topics: HashSet<String> = ["behaviour-management".to_string()].into();
+        let mut diagnostics = Vec::new();
+        let questions = parse(&file, &topics, &KnowledgeBase::default(), &mut diagnostics);
+        (
+            questions,
+            diagnostics.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn a_question_carries_its_cluster_label() {
+        let (questions, diagnostics) = parse_source(
+            "- q: noise problem\n  lang: en\n  topic: behaviour-management\n  cluster: noisy-class\n",
+        );
+
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(questions[0].cluster, "noisy-class");
+    }
+
+    #[test]
+    fn a_missing_cluster_is_an_error_with_its_position() {
+        let (questions, diagnostics) =
+            parse_source("- q: noise problem\n  lang: en\n  topic: behaviour-management\n");
+
+        assert!(questions.is_empty());
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert!(
+            diagnostics[0].starts_with("questions.yaml:3:3: error: YAML: missing field `cluster`"),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_that_is_not_kebab_case_is_located_at_its_value() {
+        let (questions, diagnostics) = parse_source(
+            "- q: noise problem\n  lang: en\n  topic: behaviour-management\n  cluster: Noisy Class\n",
+        );
+
+        assert!(questions.is_empty());
+        assert_eq!(
+            diagnostics,
+            [
+                "questions.yaml:4:12: error: cluster `Noisy Class` is not a kebab-case id (lowercase letters, digits, single dashes)"
+            ]
+        );
+    }
+
+    #[test]
+    fn kebab_case_ids() {
+        for good in ["noisy-class", "a", "grade-3-reading"] {
+            assert!(is_kebab_case(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "a--b", "Noisy", "a_b", "a b", "شور"] {
+            assert!(!is_kebab_case(bad), "{bad}");
+        }
+    }
 }

@@ -7,16 +7,29 @@ macro_rules! expert_statements {
     ($tx:ident, $write:expr, $now:expr) => {{
         let w: &ExpertWrite = $write;
         if let Some(code) = &w.ticket {
-            sqlx::query(
+            let (expect_status, expect_expert) = match &w.expect {
+                Some((status, expert)) => (Some(status.as_str()), Some(expert.as_deref().unwrap_or(""))),
+                None => (None, None),
+            };
+            let changed = sqlx::query(
                 "UPDATE tickets SET status = COALESCE($1, status), expert = COALESCE(expert, $2), \
                  topic = COALESCE($3, topic), \
                  claimed_at = CASE WHEN $1 = 'claimed' AND claimed_at IS NULL THEN $4 ELSE claimed_at END, \
                  answered_at = CASE WHEN $1 = 'answered' THEN $4 ELSE answered_at END, \
-                 closed_at = CASE WHEN $1 = 'closed' THEN $4 ELSE closed_at END \
-                 WHERE code = $5",
+                 closed_at = CASE WHEN $1 = 'closed' THEN $4 WHEN $8 THEN NULL ELSE closed_at END, \
+                 waiting_since = CASE WHEN $8 THEN $4 ELSE waiting_since END, \
+                 reminded_at = CASE WHEN $8 THEN NULL ELSE reminded_at END, \
+                 escalated_at = CASE WHEN $8 THEN NULL ELSE escalated_at END \
+                 WHERE code = $5 AND ($6 IS NULL OR (status = $6 AND COALESCE(expert, '') = $7))",
             )
             .bind(&w.status).bind(&w.expert).bind(&w.topic).bind($now).bind(code)
-            .execute(&mut *$tx).await?;
+            .bind(expect_status).bind(expect_expert).bind(w.reopen)
+            .execute(&mut *$tx).await?
+            .rows_affected();
+            if changed == 0 && w.expect.is_some() {
+                // Someone acted first; the transaction rolls back when dropped.
+                return Err(StoreError::Conflict);
+            }
             if let Some(m) = &w.message {
                 sqlx::query(
                     "INSERT INTO ticket_messages (ticket, at, author, kind, body, file_id, expert) \
@@ -103,6 +116,8 @@ pub struct Ticket {
     /// What became of the answer's message to the teacher: `pending`, `sent`, `failed`, or
     /// `held` while the teacher cannot be reached; `None` before an answer.
     pub delivery: Option<String>,
+    /// The expert who has it (claimed or answered it).
+    pub expert: Option<String>,
 }
 
 impl Store {
@@ -205,8 +220,8 @@ impl Store {
     pub async fn ticket(&self, code: &str) -> Result<Ticket, StoreError> {
         const SQL: &str = "SELECT code, teacher_id, status, topic, language, body, suggested, pool, created_at, \
                            rating, comment, waiting_since, \
-                           (SELECT status FROM outbox WHERE ticket = tickets.code ORDER BY id DESC LIMIT 1) \
-                           FROM tickets WHERE code = $1";
+                           (SELECT status FROM outbox WHERE ticket = tickets.code ORDER BY id DESC LIMIT 1), \
+                           expert FROM tickets WHERE code = $1";
         type Row = (
             String,
             i64,
@@ -220,6 +235,7 @@ impl Store {
             Option<i64>,
             Option<String>,
             Option<i64>,
+            Option<String>,
             Option<String>,
         );
         let row: Option<Row> =
@@ -238,6 +254,7 @@ impl Store {
             comment,
             waiting_since,
             delivery,
+            expert,
         ) = row.ok_or(StoreError::NotFound)?;
         Ok(Ticket {
             code,
@@ -253,6 +270,7 @@ impl Store {
             comment,
             waiting_since: from_millis(waiting_since.unwrap_or(created)),
             delivery,
+            expert,
         })
     }
 
@@ -329,6 +347,11 @@ pub struct ExpertWrite {
     /// A message for the teacher's conversation: `(channel, channel user, external id,
     /// payload)`, stored in the inbox like anything the teacher sends.
     pub relay: Option<(String, String, String, String)>,
+    /// Write only if the ticket still has this `(status, expert)`; else
+    /// [`StoreError::Conflict`] and nothing is written.
+    pub expect: Option<(String, Option<String>)>,
+    /// The ticket waits for an expert again: its SLA clock restarts.
+    pub reopen: bool,
 }
 
 impl Store {
@@ -336,6 +359,7 @@ impl Store {
     ///
     /// # Errors
     ///
+    /// [`StoreError::Conflict`] when the ticket is no longer as expected;
     /// [`StoreError::Database`].
     pub async fn commit_expert(&self, write: &ExpertWrite) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
@@ -463,40 +487,72 @@ impl Store {
         Ok(())
     }
 
-    /// A teacher turned out to be unreachable: of the pending rows `ids`, those that carry an
-    /// expert's answer are held for when the teacher writes again, the rest fail with
-    /// `reason`. Returns the tickets whose answers are held.
+    /// A teacher turned out to be unreachable on `channel`: of the pending rows `ids`, those
+    /// that carry an expert's answer are held for when the teacher writes again, the rest fail
+    /// with `reason`, and the teacher is marked unreachable, all in one transaction, so a
+    /// reader sees either none of it or all of it (the teacher writing again between the two
+    /// would otherwise find nothing held, or see failed rows on a teacher still reachable).
+    /// Returns the tickets whose answers are held.
     ///
     /// # Errors
     ///
     /// [`StoreError::Database`].
     pub async fn hold_or_fail(
         &self,
+        (channel, chat): (&str, &str),
         ids: &[i64],
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut held = Vec::new();
-        {
-            let _turn = self.write_turn().await;
-            for chunk in super::records::pow2_chunks(ids, 1) {
-                let list: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
-                let sql = format!(
-                    "UPDATE outbox SET status = 'held', attempts = attempts + 1, error = $1 \
-                     WHERE status = 'pending' AND ticket IS NOT NULL AND id IN ({}) RETURNING ticket",
-                    list.join(", ")
-                );
-                let rows: Vec<(String,)> = on_pool!(self, pool => {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(reason);
+        macro_rules! statements {
+            ($tx:ident, $held:ident) => {{
+                for chunk in super::records::pow2_chunks(ids, 1) {
+                    let list = |first: usize| -> String {
+                        (first..chunk.len() + first).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+                    };
+                    let hold = format!(
+                        "UPDATE outbox SET status = 'held', attempts = attempts + 1, error = $1 \
+                         WHERE status = 'pending' AND ticket IS NOT NULL AND id IN ({}) RETURNING ticket",
+                        list(2)
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(hold)).bind(reason);
                     for id in chunk {
                         q = q.bind(*id);
                     }
-                    q.fetch_all(pool).await?
-                });
-                held.extend(rows.into_iter().map(|(t,)| t));
+                    let rows: Vec<(String,)> = q.fetch_all(&mut *$tx).await?;
+                    $held.extend(rows.into_iter().map(|(t,)| t));
+                    let fail = format!(
+                        "UPDATE outbox SET status = 'failed', error = $1, sent_at = $2, attempts = attempts + 1 \
+                         WHERE status = 'pending' AND id IN ({})",
+                        list(3)
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(fail)).bind(reason).bind(super::millis(now));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *$tx).await?;
+                }
+                sqlx::query("UPDATE teachers SET reachable = $1 WHERE channel = $2 AND channel_user = $3")
+                    .bind(false).bind(channel).bind(chat)
+                    .execute(&mut *$tx).await?;
+            }};
+        }
+        let mut held = Vec::new();
+        {
+            let _turn = self.write_turn().await;
+            match &self.backend {
+                Backend::Sqlite(pool) => {
+                    let mut tx = pool.begin().await?;
+                    statements!(tx, held);
+                    tx.commit().await?;
+                }
+                Backend::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    statements!(tx, held);
+                    tx.commit().await?;
+                }
             }
         }
-        self.mark_failed(ids, reason, now).await?;
         held.sort();
         held.dedup();
         Ok(held)

@@ -99,6 +99,11 @@ macro_rules! on_pool {
 
 // After `on_pool!`, which it uses.
 mod aliases;
+mod console;
+mod insights;
+pub use aliases::Identity;
+pub use console::{QueueFilter, QueueRow, StaffSession, StaffUser, TranscriptLine};
+pub use insights::{ReportFilter, TicketTimes, TopicCount};
 mod helpdesk;
 pub(crate) mod whatsapp;
 

@@ -1,7 +1,8 @@
-//! HTTP: the web chat, the Telegram webhook, health checks. No SQL and no business rules here: handlers call
+//! HTTP: the web chat, the Telegram and WhatsApp webhooks, the staff console, health checks. No SQL and no business rules here: handlers call
 //! [`Conversations`] and the [`crate::store::Store`] read methods.
 
 pub mod chat;
+pub mod console;
 pub mod telegram;
 pub mod whatsapp;
 
@@ -25,6 +26,11 @@ pub struct AppState {
     pub telegram_secret: Option<String>,
     /// The WhatsApp webhook's verify token and app secret; its routes answer 404 without them.
     pub whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
+    /// The business number's throughput, charged with every inbound WhatsApp message (Meta
+    /// counts both ways); `None` when the bot does not send on WhatsApp.
+    pub whatsapp_throughput: Option<std::sync::Arc<crate::channel::whatsapp::pace::Throughput>>,
+    /// Sessions and sign-in throttling of the web console.
+    pub console: console::ConsoleSettings,
 }
 
 /// The application's routes.
@@ -32,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(chat::routes())
+        .merge(console::routes())
         .merge(telegram::routes())
         .merge(whatsapp::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

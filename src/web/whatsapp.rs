@@ -23,7 +23,7 @@ use crate::channel::InboundMessage;
 use crate::channel::telegram::inbound::NOBODY;
 use crate::channel::whatsapp::webhook::{self, Event};
 use crate::channel::whatsapp::{CHANNEL, signature};
-use crate::store::StoreError;
+use crate::store::{Identity, StoreError};
 
 /// The webhook routes.
 pub fn routes() -> Router<AppState> {
@@ -71,6 +71,13 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             return StatusCode::BAD_REQUEST;
         }
     };
+    if let Some(throughput) = &state.whatsapp_throughput {
+        let messages = events
+            .iter()
+            .filter(|e| !matches!(e.message, InboundMessage::Delivery { .. }))
+            .count();
+        throughput.count_inbound(messages);
+    }
     match store(&state, events).await {
         Ok(()) => {
             state.conversations.kick();
@@ -83,34 +90,49 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
 }
 
-/// Resolves each event's sender to a conversation and stores them all.
+/// Resolves every event's sender to a conversation (one lookup for the whole body) and stores
+/// them all.
 async fn store(state: &AppState, events: Vec<Event>) -> Result<(), StoreError> {
     let conversations = &state.conversations;
     let store = conversations.store();
     let now = conversations.clock().now();
-    let mut inbound = Vec::with_capacity(events.len());
-    for event in events {
-        let user = match &event.sender {
-            Some(sender) => {
-                let mut ids: Vec<(&str, &str)> = Vec::new();
-                if let Some(user_id) = &sender.user_id {
-                    ids.push(("bsuid", user_id));
-                }
-                if let Some(wa_id) = &sender.wa_id {
-                    ids.push(("wa_id", wa_id));
-                }
-                let key = store.resolve_identity(CHANNEL, &ids, now).await?;
-                if let Some(new) = &event.new_wa_id {
-                    // The teacher's new number reaches the same conversation from now on.
-                    store
-                        .record_alias(CHANNEL, new, &key, "wa_id", true, now)
-                        .await?;
-                    tracing::info!("whatsapp teacher changed number; conversation kept");
-                }
-                key
+    // Each event's identifiers, BSUID first; none: nobody's (e.g. an out-of-band error).
+    let people: Vec<Option<Identity<'_>>> = events
+        .iter()
+        .map(|event| {
+            let sender = event.sender.as_ref()?;
+            let mut ids: Vec<(&str, &str)> = Vec::with_capacity(2);
+            if let Some(user_id) = &sender.user_id {
+                ids.push(("bsuid", user_id));
             }
+            if let Some(wa_id) = &sender.wa_id {
+                ids.push(("wa_id", wa_id));
+            }
+            let wrote = !matches!(event.message, InboundMessage::Delivery { .. });
+            (!ids.is_empty()).then_some(Identity { ids, wrote })
+        })
+        .collect();
+    let known: Vec<Identity<'_>> = people.iter().flatten().cloned().collect();
+    let mut keys = store
+        .resolve_identities(CHANNEL, &known, now)
+        .await?
+        .into_iter();
+    let users: Vec<String> = people
+        .iter()
+        .map(|person| match person {
+            Some(_) => keys.next().unwrap_or_else(|| NOBODY.to_string()),
             None => NOBODY.to_string(),
-        };
+        })
+        .collect();
+    let mut inbound = Vec::with_capacity(events.len());
+    for (event, user) in events.into_iter().zip(users) {
+        if let Some(new) = &event.new_wa_id {
+            // The teacher's new number reaches the same conversation from now on.
+            store
+                .record_alias(CHANNEL, new, &user, "wa_id", true, now)
+                .await?;
+            tracing::info!("whatsapp teacher changed number; conversation kept");
+        }
         if let InboundMessage::Ignored { reason } = &event.message {
             tracing::debug!(%reason, "whatsapp event stored and skipped");
         }

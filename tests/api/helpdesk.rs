@@ -24,7 +24,7 @@ async fn app(backend: Backend, clock: Clock) -> Option<TestApp> {
     Some(TestApp::spawn_with(database, fixture_content(), clock, |_| {}).await)
 }
 
-async fn onboard(teacher: &mut WebTeacher<'_>) {
+pub(crate) async fn onboard(teacher: &mut WebTeacher<'_>) {
     teacher.says("/start").await;
     teacher
         .expect_reply_containing("Choose your language")

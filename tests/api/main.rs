@@ -4,6 +4,7 @@
 mod fs;
 mod support;
 
+mod console;
 mod health;
 mod helpdesk;
 mod telegram;

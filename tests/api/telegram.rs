@@ -742,6 +742,38 @@ both_modes_and_backends!(
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+        // A second expert is told who has it; the claim stays Zainab's.
+        let bilal = fake.add_user(9002, "Bilal", Some("en"));
+        fake.send_text_in(EXPERTS, &bilal, "/claim", Some(thread))
+            .expect("second claim");
+        fake.wait_for(
+            EXPERTS,
+            |m| m.visible_text().contains("Zainab already took"),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        // What an expert does in the web console shows in the same topic.
+        crate::console::account(&app, "sana", "expert").await;
+        let mut sana = crate::console::Browser::new(&app);
+        sana.sign_in("sana").await;
+        let noted = sana
+            .post(
+                &format!("/console/tickets/{code}/note"),
+                &[("text", "seen from the web")],
+            )
+            .await;
+        assert_eq!(noted.status, reqwest::StatusCode::SEE_OTHER);
+        fake.wait_for(
+            EXPERTS,
+            |m| {
+                m.visible_text().contains("seen from the web")
+                    && m.visible_text().contains("from the console")
+            },
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         fake.send_text_in(
             EXPERTS,
             &expert,
@@ -791,7 +823,7 @@ both_modes_and_backends!(
         }
         let messages = store.ticket_messages(&code).await.expect("messages");
         let authors: Vec<&str> = messages.iter().map(|m| m.author.as_str()).collect();
-        assert_eq!(authors, ["note", "expert"]);
+        assert_eq!(authors, ["note", "note", "expert"]);
 
         // Closed: an expert's later words are refused in the topic and never reach the teacher.
         fake.send_text_in(EXPERTS, &expert, "/close", Some(thread))

@@ -11,8 +11,9 @@
 //!   period, else it is skipped with the reason. The held rows go out, in order, when the
 //!   teacher writes again (the conversation commit releases them). A send refused with 131047
 //!   is handled the same way; a 131047 `failed` status is handled by the store.
-//! - Limits: a global GCRA limiter (80/s by default, up to 1,000) and a per-recipient one
-//!   (Meta's 1 per 6 s with a burst of 45). 130429 and its kin pause every chat briefly;
+//! - Limits: the business number's throughput (80/s by default, up to 1,000; inbound messages
+//!   count too, see [`super::pace`]), served in the order chats asked for it, and a
+//!   per-recipient limiter (Meta's 1 per 6 s with a burst of 45). 130429 and its kin pause every chat briefly;
 //!   131056 pauses that recipient 6 s; 5xx and 131000 back the chat off (doubling, a minute at
 //!   most); the parts of a long reply already accepted are not sent again.
 //! - 190 (token refused): logged as an error once per pause, and every chat waits a minute:
@@ -26,11 +27,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
 use tracing::{debug, error, info, warn};
 
 use super::client::{GraphApi, GraphError};
+use super::pace::Throughput;
 use super::render::render;
 use super::window::{is_open, template_due};
 use super::{CHANNEL, RESUME_PAYLOAD, SendLimits, Templates};
@@ -58,8 +60,7 @@ impl Dispatcher {
         limits: SendLimits,
         templates: Templates,
     ) -> Dispatcher {
-        let global = NonZeroU32::new(limits.per_second)
-            .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
+        let global = NonZeroU32::new(limits.per_second).map(|n| Arc::new(Throughput::new(n)));
         let per_recipient = NonZeroU32::new(limits.pair_burst).and_then(|burst| {
             Quota::with_period(limits.pair_period)
                 .map(|q| Arc::new(RateLimiter::keyed(q.allow_burst(burst))))
@@ -76,6 +77,13 @@ impl Dispatcher {
         }
     }
 
+    /// The business number's throughput, which the webhook charges with inbound messages
+    /// (Meta counts both ways); `None` when unlimited.
+    #[must_use]
+    pub fn throughput(&self) -> Option<Arc<Throughput>> {
+        self.queue.platform().global.clone()
+    }
+
     /// Sends until `shutdown` resolves; a chat being sent to finishes its current message.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         self.queue.run(shutdown).await;
@@ -87,7 +95,7 @@ impl Dispatcher {
 pub struct WhatsApp {
     api: GraphApi,
     conversations: Conversations,
-    global: Option<Arc<DefaultDirectRateLimiter>>,
+    global: Option<Arc<Throughput>>,
     per_recipient: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     templates: Arc<Templates>,
 }

@@ -19,17 +19,18 @@ const BATCH: i64 = 20;
 /// How often the keeper looks even without new commits.
 const EVERY: Duration = Duration::from_secs(30);
 
-/// Keeps files until `stop` resolves, looking after every commit and every half minute.
+/// Keeps files until `stop` resolves, looking whenever a commit attached a file to a ticket and
+/// every half minute (retries, and files attached by another instance).
 pub async fn run(api: GraphApi, conversations: Conversations, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
-    let mut committed = conversations.subscribe();
+    let mut attached = conversations.subscribe_attachments();
     loop {
         if let Err(err) = keep_pending(&api, &conversations).await {
             warn!(error = %err, "cannot keep WhatsApp media");
         }
         tokio::select! {
             () = &mut stop => return,
-            _ = committed.changed() => {}
+            _ = attached.changed() => {}
             () = tokio::time::sleep(EVERY) => {}
         }
     }

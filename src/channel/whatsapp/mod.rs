@@ -14,6 +14,7 @@
 pub mod client;
 pub mod dispatch;
 pub mod media;
+pub mod pace;
 pub mod render;
 pub mod signature;
 pub mod webhook;

@@ -35,6 +35,7 @@ impl State {
         user.last_inbound = Some(now);
         user.blocked = false;
         let handle = user.handle.clone();
+        self.limits.count_inbound(now);
         let wamid = wire::wamid(&address, Direction::Inbound, serial);
         let mut message = payloads::message(&handle, &wamid, now.timestamp(), kind);
         if let Some(context) = context {

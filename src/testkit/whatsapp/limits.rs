@@ -5,8 +5,10 @@
 //! tokens refilled at `rate`/s; the pair rate holds `count` tokens per user refilled evenly over
 //! `period`. A send spends tokens once its body and template are valid, before the window and
 //! block checks (so a send refused with 131047 still counted; Meta's order is not documented).
-//! Refused sends spend nothing. Meta also counts inbound traffic towards throughput, the fake
-//! does not (a simplification).
+//! Refused sends spend nothing. Inbound messages count towards throughput too, as on Meta: each
+//! one the user sends spends a token even when none is left (the bucket goes into debt, at most
+//! one second's worth, so users writing faster than the limit slow the business's sends but
+//! cannot stop them for good; Meta's exact accounting is not documented).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -70,6 +72,19 @@ impl Limits {
         }
     }
 
+    /// Charges a message a user sent to the number's throughput.
+    pub fn count_inbound(&mut self, now: DateTime<Utc>) {
+        let Some(rate) = self.throughput else {
+            return;
+        };
+        let capacity = f64::from(rate.max(1));
+        let bucket = self
+            .number
+            .get_or_insert_with(|| Bucket::full(capacity, now));
+        bucket.refill(capacity, capacity, now);
+        bucket.tokens = (bucket.tokens - 1.0).max(-capacity);
+    }
+
     /// Takes a token for a message to `address`, or says which limit is hit (taking nothing).
     /// The number's bucket is checked first and spent last, so a refusal spends nothing.
     pub fn take(&mut self, address: &str, now: DateTime<Utc>) -> Result<(), LimitHit> {
@@ -111,6 +126,24 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inbound_messages_spend_the_throughput() {
+        let start = Utc::now();
+        let mut limits = Limits::new(Some(3), None);
+        limits.count_inbound(start);
+        limits.count_inbound(start);
+        assert_eq!(limits.take("a", start), Ok(()));
+        assert_eq!(limits.take("b", start), Err(LimitHit::Throughput));
+        for _ in 0..100 {
+            limits.count_inbound(start);
+        }
+        // In debt by at most a second: a second refills it to nothing, a little more to a token.
+        let later = start + chrono::Duration::milliseconds(1_000);
+        assert_eq!(limits.take("b", later), Err(LimitHit::Throughput));
+        let later = start + chrono::Duration::milliseconds(1_400);
+        assert_eq!(limits.take("b", later), Ok(()));
+    }
 
     #[test]
     fn throughput_allows_rate_per_second() {
