@@ -288,6 +288,12 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::user_cli::UserAction,
     },
+    /// Reports for programme staff: `report issues` (recurring issues of a period).
+    Report {
+        /// What to print.
+        #[command(subcommand)]
+        action: crate::report_cli::ReportAction,
+    },
     /// The knowledge base: search it, measure its accuracy and speed.
     Kb {
         /// What to do.
@@ -466,6 +472,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(check(&settings.content_dir)),
         Command::Kb { action } => crate::kb_cli::run(&settings, action).await,
         Command::User { action } => crate::user_cli::run(&settings, action).await,
+        Command::Report { action } => crate::report_cli::run(&settings, action).await,
         Command::Telegram { action } => telegram(&settings, action).await,
         Command::Migrate => {
             crate::telemetry::init("info");

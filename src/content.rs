@@ -24,6 +24,8 @@ pub struct Content {
     pub knowledge: KnowledgeBase,
     /// Office hours, SLA and expert pools (`helpdesk.yaml`; defaults when absent).
     pub helpdesk: crate::helpdesk::Config,
+    /// The experts' canned replies (`canned-replies.yaml`; none when absent).
+    pub canned: crate::helpdesk::canned::Replies,
     /// Warnings found while loading (errors prevent a `Content` from existing).
     pub warnings: Vec<Diagnostic>,
 }
@@ -66,6 +68,14 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
     } else {
         crate::helpdesk::Config::default()
     };
+    let canned_path = root.join(crate::helpdesk::canned::FILE);
+    let canned = if canned_path.is_file() {
+        read(&canned_path, &mut diagnostics).map_or_else(Default::default, |f| {
+            crate::helpdesk::canned::parse(&f.path, &f.source, &mut diagnostics)
+        })
+    } else {
+        crate::helpdesk::canned::Replies::default()
+    };
     let failed = crate::diagnostic::sort(&mut diagnostics);
     match loaded.dialogues {
         Some(dialogues) if !failed => Ok(Content {
@@ -73,6 +83,7 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
             topics,
             knowledge,
             helpdesk,
+            canned,
             warnings: diagnostics,
         }),
         _ => Err(diagnostics),
@@ -169,6 +180,7 @@ fn fingerprint(root: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)
     let mut ignored = Vec::new();
     let mut files = yaml_files(&root.join("dialogues"), &mut ignored);
     files.push(root.join("knowledge-base").join("topics.yaml"));
+    files.push(root.join(crate::helpdesk::canned::FILE));
     files
         .into_iter()
         .map(|path| {

@@ -6,6 +6,7 @@
 //! ([`Store::commit_step`]). Different conversations are processed concurrently; one
 //! conversation is only ever processed by one task at a time ([`Conversations::kick`]).
 
+pub mod cpd;
 pub mod desk;
 
 use std::collections::HashMap;
@@ -782,6 +783,8 @@ fn step_group(
         // first). An expert's answer relayed into the conversation is not the teacher writing.
         let relayed = match message {
             InboundMessage::ExpertAnswer { ticket, .. } => Some(ticket.clone()),
+            // A CPD notice neither: its rows name the plan, which follows them (`cpd`).
+            InboundMessage::CpdNotice(notice) => Some(crate::store::notice_tag(notice.plan)),
             _ => {
                 commit.reachable = Some(true);
                 commit.wrote = true;
@@ -794,6 +797,7 @@ fn step_group(
             InboundMessage::ExpertAnswer { ticket, text } => {
                 helpdesk::expert_answer(cx, &state, ticket, text, now)
             }
+            InboundMessage::CpdNotice(notice) => helpdesk::notice::cpd(cx, &state, notice, now),
             _ => helpdesk::step(cx, &state, &input, now),
         };
         let node = step.state.dialogue.at.as_ref().map(|c| c.node.to_string());
@@ -1005,6 +1009,7 @@ fn apply_helpdesk(
             ticket: None,
             district: profile.get("district").cloned(),
             grades: profile.get("grades").cloned(),
+            signature: serde_json::to_string(&q.signature).ok(),
         }),
         helpdesk::Effect::Outcome { question, outcome } => {
             commit

@@ -3,6 +3,7 @@
 //! large synthetic corpus, measure the speed of clustering logged questions, and draft a new
 //! article from an answered ticket.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -111,20 +112,73 @@ async fn draft(settings: &Settings, ticket: &str, force: bool) -> anyhow::Result
     let store = Store::open(&settings.database_url, 1)
         .await
         .context("cannot open the database")?;
-    let ticket = match store.ticket(&code).await {
-        Ok(ticket) => ticket,
+    let drafted = ticket_draft(&store, &code).await;
+    store.close().await;
+    let drafted = match drafted {
+        Ok(drafted) => drafted,
         Err(StoreError::NotFound) => {
             eprintln!("no ticket {code} in the database");
             return Ok(ExitCode::FAILURE);
         }
         Err(err) => return Err(err.into()),
     };
-    let messages = store.ticket_messages(&code).await?;
+    if !drafted.answered {
+        eprintln!("{code} has no expert answer yet; the draft has a place for one");
+    }
+    match write_draft(&settings.content_dir, &drafted, force) {
+        Ok(path) => {
+            println!(
+                "wrote {}: a draft, not served until a person rewrites it and removes `draft: true` (`baithak check` checks it)",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(DraftError::Exists(path)) => {
+            eprintln!("{} exists already (--force replaces it)", path.display());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(DraftError::Write(path, err)) => {
+            Err(err).with_context(|| format!("cannot write {}", path.display()))
+        }
+    }
+}
+
+/// A knowledge-base draft made from a ticket, not yet written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketDraft {
+    /// Where it goes, relative to the content root
+    /// (`knowledge-base/articles/draft-hd-….md`).
+    pub file: PathBuf,
+    /// The Markdown.
+    pub text: String,
+    /// Whether the ticket had an expert answer (else the draft has a place for one).
+    pub answered: bool,
+}
+
+/// Why a draft was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    /// A draft of this ticket exists already; nothing was replaced.
+    #[error("{} exists already", .0.display())]
+    Exists(PathBuf),
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
+    Write(PathBuf, #[source] std::io::Error),
+}
+
+/// Reads ticket `code` (its question, how it was written, the expert's answers, the rating)
+/// and renders the draft that `baithak kb draft --from-ticket` and the console's button write.
+///
+/// # Errors
+///
+/// [`StoreError::NotFound`] for an unknown ticket, or the store's failure.
+pub async fn ticket_draft(store: &Store, code: &str) -> Result<TicketDraft, StoreError> {
+    let ticket = store.ticket(code).await?;
+    let messages = store.ticket_messages(code).await?;
     let questions = store.questions_of(ticket.teacher_id).await?;
-    store.close().await;
     let written = questions
         .iter()
-        .find(|q| q.ticket.as_deref() == Some(code.as_str()))
+        .find(|q| q.ticket.as_deref() == Some(code))
         .and_then(|q| Written::parse(&q.written))
         .unwrap_or(Written::En);
     let answers: Vec<&str> = messages
@@ -132,11 +186,9 @@ async fn draft(settings: &Settings, ticket: &str, force: bool) -> anyhow::Result
         .filter(|m| m.author == "expert")
         .map(|m| m.body.as_str())
         .collect();
-    if answers.is_empty() {
-        eprintln!("{code} has no expert answer yet; the draft has a place for one");
-    }
+    let answered = !answers.is_empty();
     let source = draft::Source {
-        ticket: &code,
+        ticket: code,
         topic: ticket.topic.as_deref(),
         lang: Lang::parse(&ticket.language).unwrap_or(Lang::En),
         question: &ticket.body,
@@ -148,21 +200,43 @@ async fn draft(settings: &Settings, ticket: &str, force: bool) -> anyhow::Result
             .and_then(|m| m.expert.as_deref()),
         rating: ticket.rating,
     };
-    let path = settings
-        .content_dir
-        .join("knowledge-base/articles")
-        .join(format!("{}.md", draft::id_for(&code)));
-    if path.exists() && !force {
-        eprintln!("{} exists already (--force replaces it)", path.display());
-        return Ok(ExitCode::FAILURE);
-    }
-    std::fs::write(&path, draft::render(&source))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
-        "wrote {}: a draft, not served until a person rewrites it and removes `draft: true` (`baithak check` checks it)",
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(TicketDraft {
+        file: Path::new("knowledge-base/articles").join(format!("{}.md", draft::id_for(code))),
+        text: draft::render(&source),
+        answered,
+    })
+}
+
+/// Writes a draft under the content root `root`; returns its full path. Without `force` an
+/// existing file is never replaced, even by a draft written at the same moment (the file is
+/// created only if absent).
+///
+/// # Errors
+///
+/// [`DraftError::Exists`] (without `force`), [`DraftError::Write`].
+pub fn write_draft(root: &Path, draft: &TicketDraft, force: bool) -> Result<PathBuf, DraftError> {
+    use std::io::Write as _;
+
+    let path = root.join(&draft.file);
+    let written = if force {
+        std::fs::write(&path, &draft.text)
+    } else {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => file.write_all(draft.text.as_bytes()).inspect_err(|_| {
+                let _ = std::fs::remove_file(&path);
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(DraftError::Exists(path));
+            }
+            Err(err) => Err(err),
+        }
+    };
+    written.map_err(|err| DraftError::Write(path.clone(), err))?;
+    Ok(path)
 }
 
 fn search(kb: &KnowledgeBase, question: &str, as_json: bool, limit: usize) {

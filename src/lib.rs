@@ -46,6 +46,8 @@ pub mod insights;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;
+pub mod report_cli;
+pub mod reports;
 pub mod sla_watch;
 pub mod staff;
 pub mod startup;

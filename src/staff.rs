@@ -27,6 +27,10 @@ pub enum Area {
     Insights,
     /// Staff accounts.
     Accounts,
+    /// Content staff keep: the experts' canned replies.
+    Content,
+    /// CPD planning: recurring issues marked planned, sessions, notices to teachers.
+    Plans,
 }
 
 impl Role {
@@ -48,7 +52,9 @@ impl Role {
     pub fn may_open(self, area: Area) -> bool {
         matches!(
             (self, area),
-            (Role::Admin, _) | (Role::Expert, Area::Tickets) | (Role::Staff, Area::Insights)
+            (Role::Admin, _)
+                | (Role::Expert, Area::Tickets)
+                | (Role::Staff, Area::Insights | Area::Content | Area::Plans)
         )
     }
 

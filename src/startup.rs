@@ -110,6 +110,7 @@ impl Application {
             whatsapp: self.whatsapp.clone(),
             whatsapp_throughput,
             console: web::console::ConsoleSettings::default(),
+            telegram_api: self.telegram.as_ref().map(|(_, api)| api.clone()),
         });
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

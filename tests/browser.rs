@@ -9,12 +9,19 @@
 //! part 2), `…-quiz.png` (an answered question and the next one) and `…-certificate.png`
 //! ("My progress" with the certificate).
 //!
-//! Needs the Debian packages `chromium` and `chromium-driver`. Without chromedriver the test
-//! prints a note and passes, except with `CI=true`, where it fails.
+//! The staff console's scenarios (an expert working a Telegram teacher's ticket, the
+//! insights by role, a wrong password, screenshots at phone and desktop width) are in
+//! `browser/console.rs`.
+//!
+//! Needs the Debian packages `chromium` and `chromium-driver`. Without chromedriver the tests
+//! print a note and pass, except with `CI=true`, where they fail.
 
 #[path = "api/support/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod support;
+
+#[path = "browser/console.rs"]
+mod console;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -152,7 +159,7 @@ async fn walk_the_chat(backend: Backend, walk: &'static Walk, reload_halfway: bo
     let Some(app) = TestApp::spawn(backend, shipped_content()).await else {
         return;
     };
-    let Some(mut browser) = Browser::launch().await else {
+    let Some(mut browser) = Browser::launch(Screen::PHONE).await else {
         return;
     };
     let screenshots = backend == Backend::Sqlite;
@@ -769,6 +776,24 @@ async fn save_screenshot(c: &Client, name: &str) -> Result<PathBuf> {
 
 // ---- chromedriver and chromium ----------------------------------------------------------
 
+/// The size of the window a page is shown in (CSS pixels), and whether it is a phone's.
+#[derive(Clone, Copy, Debug)]
+struct Screen {
+    width: u32,
+    height: u32,
+    /// A touch screen at twice the pixel density, with the mobile viewport rules.
+    mobile: bool,
+}
+
+impl Screen {
+    /// The phone the web chat is shown on.
+    const PHONE: Screen = Screen {
+        width: PHONE.0,
+        height: PHONE.1,
+        mobile: true,
+    };
+}
+
 /// A headless chromium behind its own chromedriver. Dropping it ends the browser session
 /// and kills chromedriver, also when the test fails halfway.
 struct Browser {
@@ -777,9 +802,9 @@ struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver and a phone-sized chromium; `None` (skip) when chromedriver is not
-    /// installed, unless `CI=true`.
-    async fn launch() -> Option<Browser> {
+    /// Starts chromedriver and a chromium of `screen`'s size; `None` (skip) when chromedriver
+    /// is not installed, unless `CI=true`.
+    async fn launch(screen: Screen) -> Option<Browser> {
         let Some(chromedriver) = find_program("chromedriver") else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -797,7 +822,7 @@ impl Browser {
             .unwrap_or_else(|err| panic!("{err:#}"));
 
         let profile = tempfile::tempdir().expect("temp dir for the chromium profile");
-        let window = format!("--window-size={},{}", PHONE.0, PHONE.1);
+        let window = format!("--window-size={},{}", screen.width, screen.height);
         let user_data = format!("--user-data-dir={}", profile.path().display());
         let args = [
             "--headless=new",
@@ -812,19 +837,21 @@ impl Browser {
             &window,
             &user_data,
         ];
-        let capabilities = json!({
+        let mut capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": args,
-                // Chrome keeps desktop windows at least 500 px wide: emulate the phone's screen.
-                "mobileEmulation": {
-                    "deviceMetrics": {
-                        "width": PHONE.0, "height": PHONE.1, "pixelRatio": 2.0, "mobile": true, "touch": true,
-                    },
-                },
             },
         });
+        if screen.mobile {
+            // Chrome keeps desktop windows at least 500 px wide: emulate the phone's screen.
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": {
+                    "width": screen.width, "height": screen.height, "pixelRatio": 2.0, "mobile": true, "touch": true,
+                },
+            });
+        }
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!()
         };

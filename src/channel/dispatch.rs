@@ -456,8 +456,8 @@ impl<P: Platform> Queue<P> {
 
     /// The teacher cannot be reached (blocked us, left the platform): every row queued for
     /// the chat, `rows` and any that arrived meanwhile, is settled at once, no retry storm.
-    /// Rows carrying an expert's answer are held for when the teacher writes again (the
-    /// experts are told), the rest fail with `reason`, and the teacher is marked unreachable.
+    /// Rows carrying an expert's answer (or a CPD notice) are held for when the teacher writes
+    /// again (the experts are told of answers), the rest fail with `reason`, and the teacher is marked unreachable.
     pub async fn unreachable(&self, chat: &str, mut rows: VecDeque<Queued>, reason: &str) -> Turn {
         let store = self.conversations.store();
         rows.extend(self.take_later(chat));
@@ -471,8 +471,14 @@ impl<P: Platform> Queue<P> {
         else {
             return Turn::Wait(Duration::from_secs(1), false, rows);
         };
-        if !held.is_empty()
-            && let Err(err) = self.conversations.answers_held(&held).await
+        // Rows of a CPD notice are held too (tagged `cpd:{plan}`); only tickets have experts
+        // to tell.
+        let tickets: Vec<String> = held
+            .into_iter()
+            .filter(|t| !t.starts_with("cpd:"))
+            .collect();
+        if !tickets.is_empty()
+            && let Err(err) = self.conversations.answers_held(&tickets).await
         {
             warn!(error = %err, "experts not told that an answer is held");
         }

@@ -89,6 +89,9 @@ pub enum InboundMessage {
         /// The answer.
         text: String,
     },
+    /// A CPD session that covers something the teacher asked, planned by programme staff and
+    /// told in the teacher's conversation like an expert's answer.
+    CpdNotice(crate::helpdesk::notice::CpdNotice),
     /// What became of a message Baithak sent (WhatsApp statuses: sent, delivered, read,
     /// failed), applied to the outbox row it belongs to.
     Delivery {
@@ -131,6 +134,7 @@ impl InboundMessage {
             | InboundMessage::Resume
             | InboundMessage::Group { .. }
             | InboundMessage::ExpertAnswer { .. }
+            | InboundMessage::CpdNotice(_)
             | InboundMessage::Delivery { .. }
             | InboundMessage::Ignored { .. } => Input::Unsupported,
         }
@@ -182,6 +186,7 @@ impl InboundMessage {
             },
             InboundMessage::Group { text, .. } => format!("<group> {text}"),
             InboundMessage::ExpertAnswer { ticket, text } => format!("<expert, {ticket}> {text}"),
+            InboundMessage::CpdNotice(notice) => format!("<CPD notice, plan {}>", notice.plan),
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
             InboundMessage::Resume => "<resume>".to_string(),

@@ -55,4 +55,11 @@ pub const TEXT_KEYS: &[&str] = &[
     "helpdesk_rated",
     "helpdesk_comment_saved",
     "helpdesk_continue",
+    // CPD notices and the teacher's switch for them (`helpdesk::notice`).
+    "cpd_notice_cpd_hour",
+    "cpd_notice_in_person",
+    "cpd_notice_online",
+    "cpd_notice_footer",
+    "notices_off",
+    "notices_on",
 ];

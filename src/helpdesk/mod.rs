@@ -8,8 +8,10 @@
 //! shows again where the teacher was. Every question is logged with its language, topic,
 //! confidence, article and outcome.
 
+pub mod canned;
 pub mod config;
 pub mod desk;
+pub mod notice;
 pub mod sla;
 
 use chrono::{DateTime, Utc};
@@ -132,6 +134,8 @@ pub struct QuestionRecord {
     pub article: Option<String>,
     /// What happened.
     pub outcome: Outcome,
+    /// What grouping it with similar questions needs, computed once, now.
+    pub signature: crate::insights::Signature,
 }
 
 /// A ticket to open.
@@ -337,6 +341,10 @@ impl Helpdesk<'_> {
             self.button(button);
             return;
         }
+        // CPD notices: "stop notices" / "notices on" from anywhere, the place kept (`notice`).
+        if notice::handled(self, input) {
+            return;
+        }
         // While a rating is awaited, a typed 1–5 (in any script), 👍 or 👎 is the rating.
         if self.s.helpdesk.rating.is_some()
             && let Input::Text(text) = input
@@ -432,6 +440,7 @@ impl Helpdesk<'_> {
             confidence: found.confidence,
             article: answer.as_ref().map(|a| a.id.clone()),
             outcome: Outcome::Answered,
+            signature: crate::insights::signature(self.cx.kb, text),
         };
         let Some(article) = answer else {
             record.outcome = Outcome::Escalated;

@@ -10,6 +10,8 @@
 //!   covers it.
 //! - [`sound`]: script-independent sound keys of words ("class", "کلاس", "ক্লাস" → `kls`), the
 //!   words a signature keeps.
+//! - [`issues`]: the recurring issues of a period (clusters described for planning: outcomes,
+//!   coverage, samples), knowledge-base gaps, quiz items most failed, lessons most abandoned.
 //! - [`report`]: the recurring-issues report from the store's counts: topics with their trend,
 //!   outcomes, and the helpdesk's figures.
 //! - [`eval`]: pairwise precision and recall of the clusters against the `cluster` labels of
@@ -17,6 +19,7 @@
 
 pub mod cluster;
 pub mod eval;
+pub mod issues;
 pub mod report;
 pub mod sound;
 

@@ -99,11 +99,19 @@ macro_rules! on_pool {
 
 // After `on_pool!`, which it uses.
 mod aliases;
+mod attachments;
 mod console;
+mod plans;
+pub use plans::{
+    Asker, CpdSession, NewPlan, NewSession, NoticeState, Plan, PlanCreated, PlanNotice,
+    PlanTeacher, SessionChoice, notice_external_id, notice_tag,
+};
 mod insights;
 pub use aliases::Identity;
 pub use console::{QueueFilter, QueueRow, StaffSession, StaffUser, TranscriptLine};
-pub use insights::{ReportFilter, TicketTimes, TopicCount};
+pub use insights::{
+    AskedQuestion, LessonCount, QuizItemCount, ReportFilter, TicketLine, TicketTimes, TopicCount,
+};
 mod helpdesk;
 pub(crate) mod whatsapp;
 

@@ -152,6 +152,8 @@ pub struct QuestionRow {
     pub district: Option<String>,
     /// The teacher's grades when asking.
     pub grades: Option<String>,
+    /// Its clustering signature (`insights::Signature` as JSON).
+    pub signature: Option<String>,
 }
 
 /// A ticket to open.
@@ -547,12 +549,12 @@ macro_rules! write_commits {
             for q in &c.questions {
                 sqlx::query(
                     "INSERT INTO questions (teacher_id, number, asked_at, body, written, topic, confidence, \
-                     article, outcome, ticket, district, grades) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     article, outcome, ticket, district, grades, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(c.teacher_id).bind(q.number).bind(ms(c.now)).bind(&q.body).bind(&q.written)
                 .bind(&q.topic).bind(q.confidence).bind(&q.article).bind(&q.outcome).bind(&q.ticket)
-                .bind(&q.district).bind(&q.grades)
+                .bind(&q.district).bind(&q.grades).bind(&q.signature)
                 .execute(&mut *$tx).await?;
             }
             for t in &c.tickets {

@@ -31,6 +31,9 @@ pub struct AppState {
     pub whatsapp_throughput: Option<std::sync::Arc<crate::channel::whatsapp::pace::Throughput>>,
     /// Sessions and sign-in throttling of the web console.
     pub console: console::ConsoleSettings,
+    /// The Bot API, for the console to fetch Telegram teachers' files on demand; `None`
+    /// without Telegram.
+    pub telegram_api: Option<crate::channel::telegram::client::BotApi>,
 }
 
 /// The application's routes.

@@ -40,9 +40,9 @@ pub(crate) async fn account(app: &TestApp, name: &str, role: &str) {
 #[derive(Debug)]
 pub(crate) struct Page {
     pub(crate) status: StatusCode,
-    location: Option<String>,
-    cookie: Option<String>,
-    body: String,
+    pub(crate) location: Option<String>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) body: String,
 }
 
 /// A browser on the console: no redirects followed, cookies carried by hand.
@@ -87,8 +87,19 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(self.client.get(self.app.url(path))).await
+    }
+
+    /// The bytes of a download (an export), with the session's cookie.
+    pub(crate) async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let mut request = self.client.get(self.app.url(path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, format!("baithak_session={cookie}"));
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.bytes().await.expect("body").to_vec()
     }
 
     /// A form posted the way a browser posts it from a console page (same origin), with the

@@ -5,8 +5,11 @@ mod fs;
 mod support;
 
 mod console;
+mod console_ticket;
+mod cpd;
 mod health;
 mod helpdesk;
+mod insights;
 mod telegram;
 mod web_chat;
 mod whatsapp;

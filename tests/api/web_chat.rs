@@ -214,7 +214,7 @@ both_backends! {
     }
 }
 
-async fn onboard_shipped(teacher: &mut WebTeacher<'_>, lang: &str) {
+pub(crate) async fn onboard_shipped(teacher: &mut WebTeacher<'_>, lang: &str) {
     let urdu = lang == "ur";
     teacher.says("/start").await;
     teacher.expect_reply_containing("Which language").await;

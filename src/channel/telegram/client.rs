@@ -45,10 +45,12 @@ impl ApiError {
 }
 
 /// A Bot API client for one bot.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BotApi {
     http: reqwest::Client,
     base: String,
+    /// Where files are downloaded: `{api_url}/file/bot{token}`.
+    files: String,
 }
 
 impl BotApi {
@@ -62,9 +64,11 @@ impl BotApi {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(64)
             .build()?;
+        let api_url = api_url.trim_end_matches('/');
         Ok(BotApi {
             http,
-            base: format!("{}/bot{token}", api_url.trim_end_matches('/')),
+            base: format!("{api_url}/bot{token}"),
+            files: format!("{api_url}/file/bot{token}"),
         })
     }
 
@@ -198,6 +202,62 @@ impl BotApi {
         self.call("deleteWebhook", &json!({}), Duration::from_secs(30))
             .await
             .map(drop)
+    }
+}
+
+/// Without the URLs, which hold the bot token.
+impl std::fmt::Debug for BotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotApi").finish_non_exhaustive()
+    }
+}
+
+impl BotApi {
+    /// `getFile`: the file's path for [`BotApi::download`] (valid for at least an hour).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError`]; a file id the bot never saw is [`ApiError::Rejected`].
+    pub async fn get_file(&self, file_id: &str) -> Result<String, ApiError> {
+        let file = self
+            .call(
+                "getFile",
+                &json!({ "file_id": file_id }),
+                Duration::from_secs(15),
+            )
+            .await?;
+        file.get("file_path")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Rejected("the file cannot be downloaded".into()))
+    }
+
+    /// Downloads a file by its path from [`BotApi::get_file`] (Telegram serves bots files up
+    /// to 20 MB).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Transient`] for a failure that may pass, [`ApiError::Rejected`] otherwise.
+    pub async fn download(&self, file_path: &str) -> Result<Vec<u8>, ApiError> {
+        let response = self
+            .http
+            .get(format!("{}/{file_path}", self.files))
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(ApiError::Transient(format!("HTTP {}", status.as_u16())));
+        }
+        if !status.is_success() {
+            return Err(ApiError::Rejected(format!("HTTP {}", status.as_u16())));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+        Ok(bytes.to_vec())
     }
 }
 

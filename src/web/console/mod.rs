@@ -18,7 +18,10 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod canned;
+pub mod exports;
 pub mod insights;
+pub mod plans;
 pub mod tickets;
 
 use askama::Template;
@@ -63,10 +66,14 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets", get(tickets::queue))
         .route("/console/tickets/{code}", get(tickets::ticket))
         .route("/console/tickets/{code}/{action}", post(tickets::act))
+        .route("/console/tickets/{code}/files/{number}", get(tickets::file))
         .route(
             "/console/accounts",
             get(accounts::list).post(accounts::create),
         )
+        .merge(canned::routes())
+        .merge(exports::routes())
+        .merge(plans::routes())
         .layer(middleware::from_fn(same_site_only))
 }
 

@@ -1,0 +1,697 @@
+//! The expert's ticket page, second part, through the front door: files teachers attach
+//! (WhatsApp voice notes kept by the media keeper, Telegram photos fetched from the Bot API on
+//! demand) served only to signed-in experts and only through their ticket; canned replies that
+//! fill the answer box in the ticket's language, edited by staff into a file the running server
+//! uses at once; and the button that turns an answer into a knowledge-base draft, once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baithak::channel::telegram::{Mode, RateLimits, TelegramSettings};
+use baithak::channel::whatsapp::client::GraphApi;
+use baithak::channel::whatsapp::{SendLimits, SendSettings, Templates, WhatsAppSettings};
+use baithak::clock::Clock;
+use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, UserHandle};
+use baithak::testkit::whatsapp::{
+    FakeWhatsApp, FakeWhatsAppOptions, Fault, MediaKind, SentWa, WaUser,
+};
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION};
+
+use crate::both_backends;
+use crate::console::{Browser, account};
+use crate::helpdesk::onboard;
+use crate::support::database::{Backend, TestDatabase};
+use crate::support::{TestApp, WebTeacher, fixture_content, ticket_code};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+/// The password [`account`] gives every test account.
+const PASSWORD: &str = "a long test password";
+
+/// Monday 23 November 2026, 10:00 in Karachi: office hours.
+fn office_hours() -> Clock {
+    Clock::manual(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap())
+}
+
+/// Canned replies of the tests: one with markup in its title and text, which must stay text.
+const REPLIES: &str = "\
+replies:
+  - id: thanks
+    title: Thanks, an expert will follow up
+    text:
+      en: Thank you! An expert will write to you soon.
+      ur: شکریہ! ایک ماہر جلد آپ کو جواب دیں گے۔
+  - id: photo-of-board
+    title: Please send a photo <b>of the board</b>
+    text:
+      en: Could you send a photo of the board? <script>alert(1)</script>
+      ur: کیا آپ بورڈ کی تصویر بھیج سکتی ہیں؟
+";
+
+/// A copy of the fixture content with [`REPLIES`], which a test may change.
+fn content_with_replies() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    crate::fs::copy_dir(&fixture_content(), dir.path());
+    std::fs::write(dir.path().join("canned-replies.yaml"), REPLIES).expect("replies");
+    dir
+}
+
+async fn app_on(backend: Backend, content: PathBuf) -> Option<TestApp> {
+    let database = TestDatabase::create(backend).await?;
+    Some(TestApp::spawn_with(database, content, office_hours(), |_| {}).await)
+}
+
+/// What the console answered.
+struct Got {
+    status: StatusCode,
+    headers: HeaderMap,
+    bytes: Vec<u8>,
+}
+
+impl Got {
+    fn body(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Someone signed in to the console (or not, when `cookie` is empty), reading bodies and
+/// headers; redirects are not followed.
+struct Console<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Console<'a> {
+    fn anonymous(app: &'a TestApp) -> Console<'a> {
+        Console {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookie: String::new(),
+            csrf: String::new(),
+        }
+    }
+
+    async fn sign_in(app: &'a TestApp, name: &str) -> Console<'a> {
+        let mut console = Console::anonymous(app);
+        let page = console
+            .post("/console/login", &[("name", name), ("password", PASSWORD)])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name} signs in");
+        let cookie = page.header("set-cookie").to_string();
+        console.cookie = cookie.split(';').next().expect("cookie").to_string();
+        let home = console.get(page.header("location")).await;
+        console.csrf = between(&home.body(), "name=\"csrf\" value=\"", "\"");
+        console
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Got {
+        let request = if self.cookie.is_empty() {
+            request
+        } else {
+            request.header("cookie", &self.cookie)
+        };
+        let response = request.send().await.expect("request");
+        Got {
+            status: response.status(),
+            headers: response.headers().clone(),
+            bytes: response.bytes().await.expect("body").to_vec(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Got {
+        self.send(self.client.get(self.app.url(path))).await
+    }
+
+    /// A form posted from a console page, with the session's token.
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Got {
+        let mut form = fields.to_vec();
+        if !self.csrf.is_empty() {
+            form.push(("csrf", &self.csrf));
+        }
+        self.send(
+            self.client
+                .post(self.app.url(path))
+                .header("sec-fetch-site", "same-origin")
+                .form(&form),
+        )
+        .await
+    }
+}
+
+/// The text between `start` and the next `end` in `text`.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let at = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in the page"))
+        + start.len();
+    text[at..].split(end).next().unwrap_or_default().to_string()
+}
+
+/// A web teacher asks a question the fixture knowledge base cannot settle; returns the ticket.
+async fn english_ticket(teacher: &mut WebTeacher<'_>, question: &str) -> String {
+    onboard(teacher).await;
+    teacher.says(question).await;
+    teacher.expect_reply_containing("Did this help?").await;
+    teacher.taps("hd.no").await;
+    let opened = teacher.expect_reply_containing("HD-").await;
+    ticket_code(&opened)
+}
+
+/// The same in Urdu: the ticket is in Urdu.
+async fn urdu_ticket(teacher: &mut WebTeacher<'_>) -> String {
+    teacher.says("/start").await;
+    teacher
+        .expect_reply_containing("Choose your language")
+        .await;
+    teacher.taps("ur").await;
+    teacher.expect_reply_containing("آپ کا نام کیا ہے").await;
+    teacher.says("Saima Bibi").await;
+    teacher.expect_reply_containing("جماعتیں").await;
+    teacher.says("3").await;
+    teacher.expect_reply_containing("متفق").await;
+    teacher.says("haan").await;
+    teacher.expect_reply_containing("مین مینو").await;
+    teacher.says("my class is too noisy, what do i do").await;
+    teacher.expect_reply_containing("کیا اس سے مدد ملی").await;
+    teacher.taps("hd.no").await;
+    let opened = teacher.expect_reply_containing("HD-").await;
+    ticket_code(&opened)
+}
+
+// ---- WhatsApp ------------------------------------------------------------------------------
+
+/// The app with WhatsApp sending on, against a fresh fake Graph API.
+async fn whatsapp_app(backend: Backend, clock: Clock) -> Option<(TestApp, FakeWhatsApp)> {
+    let whatsapp = FakeWhatsApp::start(FakeWhatsAppOptions {
+        clock: clock.clone(),
+        status_delay: Duration::from_millis(5),
+        ..FakeWhatsAppOptions::default()
+    })
+    .await
+    .expect("fake WhatsApp starts");
+    let database = TestDatabase::create(backend).await?;
+    let settings = WhatsAppSettings {
+        verify_token: "verify".into(),
+        app_secret: whatsapp.app_secret().to_string(),
+        sending: Some(SendSettings {
+            access_token: whatsapp.token().to_string(),
+            phone_number_id: whatsapp.phone_number_id().to_string(),
+            graph_url: whatsapp.graph_url(),
+            api_version: whatsapp.api_version().to_string(),
+            limits: SendLimits {
+                per_second: 0,
+                pair_burst: 0,
+                ..SendLimits::default()
+            },
+            templates: Templates::default(),
+        }),
+    };
+    let app = TestApp::spawn_with(database, fixture_content(), clock, |s| {
+        s.whatsapp = Some(settings);
+    })
+    .await;
+    whatsapp.set_webhook(&app.url("/whatsapp/webhook"));
+    Some((app, whatsapp))
+}
+
+/// A teacher on WhatsApp, reading the bot's accepted sends in order.
+struct WaTeacher<'a> {
+    fake: &'a FakeWhatsApp,
+    user: WaUser,
+    seen: usize,
+}
+
+impl WaTeacher<'_> {
+    fn says(&self, text: &str) {
+        self.fake.send_text(&self.user, text).expect("sent");
+    }
+
+    /// Taps the button or list row titled `title` on the newest message that has it.
+    fn taps(&self, title: &str) {
+        let sent = self.fake.sent_to(self.user.address());
+        let message = sent
+            .iter()
+            .rev()
+            .find(|m| {
+                m.buttons.iter().any(|b| b.title == title)
+                    || m.rows.iter().any(|r| r.title == title)
+            })
+            .unwrap_or_else(|| panic!("no button or row `{title}`"));
+        if let Some(button) = message.buttons.iter().find(|b| b.title == title) {
+            self.fake
+                .press_button(&self.user, &button.id, title)
+                .expect("pressed");
+        } else if let Some(row) = message.rows.iter().find(|r| r.title == title) {
+            self.fake
+                .choose_list_row(&self.user, &row.id, title)
+                .expect("chosen");
+        }
+    }
+
+    async fn expect(&mut self, needle: &str) -> SentWa {
+        let seen = self.seen;
+        let address = self.user.address().to_string();
+        let found = self
+            .fake
+            .wait_until(DEADLINE, |fake| {
+                fake.sent_to(&address)
+                    .into_iter()
+                    .filter(SentWa::is_accepted)
+                    .enumerate()
+                    .skip(seen)
+                    .find(|(_, m)| m.visible_text().contains(needle))
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no message with `{needle}`"));
+        self.seen = found.0 + 1;
+        found.1
+    }
+
+    async fn opens_a_ticket(&mut self, name: &str) -> String {
+        self.says("Hi");
+        self.expect("Choose your language").await;
+        self.taps("English");
+        self.expect("What is your name").await;
+        self.says(name);
+        self.expect("Which grades").await;
+        self.says("4");
+        self.expect("Agree?").await;
+        self.taps("Yes");
+        self.expect("Main menu").await;
+        self.says("my class is too noisy, what do i do");
+        self.expect("Did this help?").await;
+        self.taps("👎 No");
+        let opened = self.expect("HD-").await;
+        ticket_code(opened.visible_text())
+    }
+}
+
+// ---- Telegram ------------------------------------------------------------------------------
+
+/// The app polling a fresh fake Bot API.
+async fn telegram_app(backend: Backend) -> Option<(TestApp, FakeTelegram)> {
+    let fake = FakeTelegram::start(FakeTelegramOptions::default())
+        .await
+        .expect("fake starts");
+    let database = TestDatabase::create(backend).await?;
+    let settings = TelegramSettings {
+        token: fake.token().to_string(),
+        api_url: fake.api_url(),
+        mode: Mode::Polling,
+        webhook_secret: None,
+        limits: RateLimits {
+            global_per_second: 0,
+            per_chat_per_second: 0,
+            per_chat_burst: 0,
+        },
+        expert_group: None,
+    };
+    let app = TestApp::spawn_with(database, fixture_content(), office_hours(), |s| {
+        s.telegram = Some(settings);
+    })
+    .await;
+    Some((app, fake))
+}
+
+/// Waits for the bot's next message to `user` containing `needle`; returns its id.
+async fn telegram_expect(
+    fake: &FakeTelegram,
+    user: &UserHandle,
+    after: i64,
+    needle: &str,
+) -> (i64, String) {
+    let found = fake
+        .wait_for(
+            user.id,
+            |m| m.message_id > after && m.visible_text().contains(needle),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (found.message_id, found.visible_text().to_string())
+}
+
+/// A real photo update (with a caption), moved into `chat`.
+fn photo_update(chat: i64) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/telegram/tg09_photo_with_caption.json");
+    let mut update: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    update["message"]["chat"]["id"] = chat.into();
+    update["message"]["from"]["id"] = chat.into();
+    update
+}
+
+both_backends! {
+    async fn a_whatsapp_voice_note_plays_on_the_ticket_page_for_experts_only(backend: Backend) {
+        let clock = office_hours();
+        let Some((app, whatsapp)) = whatsapp_app(backend, clock.clone()).await else { return };
+        let mut kiran = WaTeacher { fake: &whatsapp, user: whatsapp.add_user("923001110071", "Kiran"), seen: 0 };
+        let code = kiran.opens_a_ticket("Kiran").await;
+        let mut other = WaTeacher { fake: &whatsapp, user: whatsapp.add_user("923001110072", "Hina"), seen: 0 };
+        let other_code = other.opens_a_ticket("Hina").await;
+
+        // The first download fails: the file is not kept, and the page says so.
+        whatsapp.fail_next("media", 1, Fault::Http5xx { status: 503, json: true });
+        whatsapp.send_media(&kiran.user, MediaKind::Voice, None).expect("voice note");
+        kiran.expect("Added to your question").await;
+        let store = app.conversations.store();
+        let messages = store.ticket_messages(&code).await.expect("messages");
+        let media_id = messages.iter().find(|m| m.kind == "voice").and_then(|m| m.file_id.clone()).expect("voice");
+        whatsapp
+            .wait_until(DEADLINE, |fake| {
+                fake.requests().iter().any(|r| r.path.ends_with(&media_id) && r.status == Some(503)).then_some(())
+            })
+            .await
+            .expect("the keeper tried once");
+
+        account(&app, "sana", "expert").await;
+        account(&app, "farah", "staff").await;
+        let sana = Console::sign_in(&app, "sana").await;
+        let file = format!("/console/tickets/{code}/files/1");
+        let page = sana.get(&format!("/console/tickets/{code}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body().contains("The voice is not available yet."), "{}", page.body());
+        assert!(!page.body().contains(&format!("src=\"{file}\"")));
+        let early = sana.get(&file).await;
+        assert_eq!(early.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(early.body().contains("not available yet"));
+
+        // A minute later the keeper tries again (one pass, as the background task does).
+        clock.advance(chrono::Duration::minutes(2));
+        let api = GraphApi::new(&whatsapp.graph_url(), whatsapp.api_version(), whatsapp.phone_number_id(), whatsapp.token())
+            .expect("client");
+        baithak::channel::whatsapp::media::keep_pending(&api, &app.conversations).await.expect("kept");
+        let page = sana.get(&format!("/console/tickets/{code}")).await;
+        assert!(page.body().contains(&format!("<audio controls preload=\"none\" src=\"{file}\">")), "{}", page.body());
+        let voice = sana.get(&file).await;
+        assert_eq!(voice.status, StatusCode::OK);
+        assert_eq!(voice.header("content-type"), "audio/ogg");
+        assert_eq!(voice.header("x-content-type-options"), "nosniff");
+        assert!(voice.header("cache-control").starts_with("private"), "{}", voice.header("cache-control"));
+        assert!(voice.header("content-disposition").starts_with("inline"));
+        assert_eq!(Some(voice.bytes), whatsapp.media(&media_id));
+
+        // Only through its own ticket, by its own number.
+        for path in [
+            format!("/console/tickets/{other_code}/files/1"),
+            format!("/console/tickets/{code}/files/2"),
+            format!("/console/tickets/{code}/files/0"),
+            format!("/console/tickets/{code}/files/{media_id}"),
+            "/console/tickets/HD-NOSUCH/files/1".to_string(),
+        ] {
+            assert_eq!(sana.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        // Signed in with the right role only.
+        let anonymous = Console::anonymous(&app).get(&file).await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+        assert!(anonymous.header("location").starts_with("/console/login?next=%2Fconsole%2Ftickets%2F"), "{}", anonymous.header("location"));
+        assert!(anonymous.bytes.is_empty() || !anonymous.body().contains("Ogg"));
+        let farah = Console::sign_in(&app, "farah").await;
+        assert_eq!(farah.get(&file).await.status, StatusCode::FORBIDDEN);
+        app.stop().await;
+    }
+
+    async fn a_telegram_photo_is_fetched_through_the_bot_api(backend: Backend) {
+        let Some((app, fake)) = telegram_app(backend).await else { return };
+        let user = fake.add_user(5071, "Shazia", Some("en"));
+        let mut last = 0;
+        let step = |text: Option<&str>, label: Option<&str>| {
+            if let Some(text) = text { fake.send_text(&user, text).expect("sent"); }
+            if let Some(label) = label { fake.press_label(&user, label).expect("pressed"); }
+        };
+        step(Some("/start"), None);
+        last = telegram_expect(&fake, &user, last, "Choose your language").await.0;
+        step(None, Some("English"));
+        last = telegram_expect(&fake, &user, last, "What is your name").await.0;
+        step(Some("Shazia"), None);
+        last = telegram_expect(&fake, &user, last, "Which grades").await.0;
+        step(Some("4"), None);
+        last = telegram_expect(&fake, &user, last, "Agree?").await.0;
+        step(None, Some("Yes"));
+        last = telegram_expect(&fake, &user, last, "Main menu").await.0;
+        step(Some("my class is too noisy, what do i do"), None);
+        last = telegram_expect(&fake, &user, last, "Did this help?").await.0;
+        step(None, Some("👎 No"));
+        let (opened, text) = telegram_expect(&fake, &user, last, "HD-").await;
+        let code = ticket_code(&text);
+        fake.send_update(photo_update(5071)).expect("photo");
+        telegram_expect(&fake, &user, opened, "Added to your question").await;
+
+        let store = app.conversations.store();
+        let messages = store.ticket_messages(&code).await.expect("messages");
+        let photo = messages.iter().find(|m| m.kind == "photo").expect("photo on the ticket");
+        let file_id = photo.file_id.clone().expect("file id");
+        let jpeg = b"\xFF\xD8\xFF\xE0 a photo of the board".to_vec();
+        fake.add_file(&file_id, jpeg.clone());
+
+        account(&app, "sana", "expert").await;
+        let sana = Console::sign_in(&app, "sana").await;
+        let file = format!("/console/tickets/{code}/files/1");
+        let page = sana.get(&format!("/console/tickets/{code}")).await;
+        let body = page.body();
+        assert!(body.contains(&format!("<img src=\"{file}\"")), "{body}");
+        assert!(body.contains("www.example.com"), "the caption: {body}");
+        let got = sana.get(&file).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(got.header("content-type"), "image/jpeg");
+        assert_eq!(got.header("x-content-type-options"), "nosniff");
+        assert!(got.header("cache-control").starts_with("private"));
+        assert_eq!(got.bytes, jpeg);
+        let asked: Vec<String> = fake
+            .requests_to("getFile")
+            .iter()
+            .map(|r| r.params.to_string())
+            .collect();
+        assert!(asked.iter().any(|p| p.contains(&file_id)), "{asked:?}");
+        app.stop().await;
+    }
+
+    async fn a_canned_reply_fills_the_answer_in_urdu_for_an_urdu_ticket(backend: Backend) {
+        let content = content_with_replies();
+        let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
+        let mut saima = app.web_teacher("saima");
+        let code = urdu_ticket(&mut saima).await;
+        assert_eq!(app.conversations.store().ticket(&code).await.expect("ticket").language, "ur");
+        account(&app, "sana", "expert").await;
+        let sana = Console::sign_in(&app, "sana").await;
+
+        let page = sana.get(&format!("/console/tickets/{code}")).await.body();
+        assert!(page.contains(&format!("href=\"/console/tickets/{code}?reply=thanks#answer\"")), "{page}");
+        assert!(page.contains("Please send a photo &#60;b&#62;of the board&#60;/b&#62;"), "titles stay text: {page}");
+        assert!(!page.contains("<b>of the board"));
+
+        let filled = sana.get(&format!("/console/tickets/{code}?reply=thanks")).await;
+        assert_eq!(filled.status, StatusCode::OK);
+        let answer = between(&filled.body(), "<textarea id=\"answer\"", "</textarea>");
+        assert!(answer.ends_with(">شکریہ! ایک ماہر جلد آپ کو جواب دیں گے۔"), "{answer}");
+        assert!(answer.contains("lang=\"ur\""), "{answer}");
+        assert!(!filled.body().contains("An expert will write to you soon"), "not the English");
+
+        let unknown = sana.get(&format!("/console/tickets/{code}?reply=no-such-reply")).await.body();
+        assert!(unknown.contains("does not exist"), "{unknown}");
+
+        // Sent as filled, it reaches the teacher in Urdu.
+        let text = "شکریہ! ایک ماہر جلد آپ کو جواب دیں گے۔";
+        let sent = sana.post(&format!("/console/tickets/{code}/answer"), &[("text", text), ("nonce", "00000000000000c1")]).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER);
+        saima.expect_reply_containing("ایک ماہر جلد").await;
+        app.stop().await;
+    }
+
+    async fn staff_edit_a_reply_and_the_ticket_page_shows_the_new_text(backend: Backend) {
+        let content = content_with_replies();
+        let file = content.path().join("canned-replies.yaml");
+        let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
+        let mut teacher = app.web_teacher("rubina");
+        let code = english_ticket(&mut teacher, "my class is too noisy, what do i do").await;
+        account(&app, "farah", "staff").await;
+        account(&app, "sana", "expert").await;
+        let farah = Console::sign_in(&app, "farah").await;
+        let sana = Console::sign_in(&app, "sana").await;
+        assert_eq!(sana.get("/console/replies").await.status, StatusCode::FORBIDDEN, "experts pick, staff edit");
+
+        let page = farah.get("/console/replies").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let body = page.body();
+        assert!(body.contains("Thank you! An expert will write to you soon."), "{body}");
+        assert!(body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !body.contains("<script>alert"), "{body}");
+        let version = between(&body, "name=\"version\" value=\"", "\"");
+
+        let new_text = "Thanks, Rubina! <i>Sana</i> will call you today.";
+        let saved = farah
+            .post("/console/replies", &[
+                ("op", "save"), ("version", &version), ("original", "thanks"), ("id", "thanks"),
+                ("title", "Thanks, we will call"), ("en", new_text),
+                ("ur", "شکریہ! ثنا آج آپ کو فون کریں گی۔"), ("bn", ""),
+            ])
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body());
+        assert_eq!(saved.header("location"), "/console/replies?saved=thanks");
+        let on_disk = std::fs::read_to_string(&file).expect("file");
+        assert!(on_disk.contains("Sana</i> will call you today"), "{on_disk}");
+        assert!(on_disk.contains("photo-of-board"), "the other reply is kept: {on_disk}");
+
+        // The running server uses it at once: no restart, no waiting.
+        let filled = sana.get(&format!("/console/tickets/{code}?reply=thanks")).await.body();
+        let answer = between(&filled, "<textarea id=\"answer\"", "</textarea>");
+        assert!(answer.ends_with(">Thanks, Rubina! &#60;i&#62;Sana&#60;/i&#62; will call you today."), "{answer}");
+        assert!(filled.contains("Thanks, we will call"), "{filled}");
+
+        // A reply added from the page is offered too.
+        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+        let added = farah
+            .post("/console/replies", &[
+                ("op", "add"), ("version", &version), ("id", "seating-plan"), ("title", "Try a seating plan"),
+                ("en", "Try a seating plan:\r\nmix talkative and quiet children."),
+                ("ur", "بیٹھنے کا نقشہ آزمائیں۔"), ("bn", ""),
+            ])
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body());
+        let filled = sana.get(&format!("/console/tickets/{code}?reply=seating-plan")).await.body();
+        assert!(filled.contains("Try a seating plan:\nmix talkative"), "{filled}");
+
+        // An edit made on a page opened before that save is refused, and changes nothing.
+        let before = std::fs::read_to_string(&file).expect("file");
+        let stale = farah
+            .post("/console/replies", &[
+                ("op", "delete"), ("version", &version), ("original", "thanks"),
+            ])
+            .await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert!(stale.body().contains("Someone saved the replies after you opened this page"));
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), before);
+        assert!(baithak::content::load(content.path()).is_ok(), "`baithak check` accepts what was written");
+        app.stop().await;
+    }
+
+    async fn a_bad_edit_is_refused_with_a_clear_message_and_the_file_unchanged(backend: Backend) {
+        let content = content_with_replies();
+        let file = content.path().join("canned-replies.yaml");
+        let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
+        account(&app, "farah", "staff").await;
+        let farah = Console::sign_in(&app, "farah").await;
+        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+
+        // Broken YAML in the whole-file box: where, and what.
+        let broken = "replies:\n  - id: thanks\n    title: [Thanks\n    text: {en: a, ur: ب}\n";
+        let refused = farah.post("/console/replies", &[("op", "file"), ("version", &version), ("yaml", broken)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        let body = refused.body();
+        assert!(body.contains("Nothing was saved"), "{body}");
+        assert!(body.contains("canned-replies.yaml:3:") || body.contains("canned-replies.yaml:4:"), "{body}");
+        assert!(body.contains("error: YAML"), "{body}");
+        assert!(body.contains("title: [Thanks"), "the edit is kept in the box: {body}");
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
+
+        // Valid YAML, wrong content: each problem named where it is.
+        let wrong = "replies:\n  - id: Thanks!\n    title: T\n    text: {en: a, ur: ب, fr: c}\n";
+        let refused = farah.post("/console/replies", &[("op", "file"), ("version", &version), ("yaml", wrong)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body().contains("canned-replies.yaml:4:26: error: YAML: unknown field `fr`"), "{}", refused.body());
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
+
+        // A reply's form without its Urdu text.
+        let refused = farah
+            .post("/console/replies", &[
+                ("op", "save"), ("version", &version), ("original", "thanks"), ("id", "thanks"),
+                ("title", "Thanks"), ("en", "Thanks."), ("ur", "  "), ("bn", ""),
+            ])
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body().contains("reply `thanks`: the Urdu text (`text.ur`) is empty"), "{}", refused.body());
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
+
+        // The experts still get the replies as they were.
+        let replies = &app.conversations.content().get().canned;
+        assert_eq!(replies.get("thanks").map(|r| r.title.as_str()), Some("Thanks, an expert will follow up"));
+        app.stop().await;
+    }
+
+    async fn a_replies_form_without_its_token_or_from_another_site_changes_nothing(backend: Backend) {
+        let content = content_with_replies();
+        let file = content.path().join("canned-replies.yaml");
+        let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
+        account(&app, "farah", "staff").await;
+        let farah = Console::sign_in(&app, "farah").await;
+        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+        let fields = [("op", "file"), ("version", version.as_str()), ("yaml", "replies: []\n")];
+
+        // The console's own browser helper, with a forged and with an empty token.
+        let mut browser = Browser::new(&app);
+        browser.sign_in("farah").await;
+        for csrf in ["", "0123456789abcdef"] {
+            let mut forged = fields.to_vec();
+            forged.push(("csrf", csrf));
+            assert_eq!(browser.post("/console/replies", &forged).await.status, StatusCode::FORBIDDEN);
+        }
+        // The right token, from another site.
+        let mut with_token = fields.to_vec();
+        with_token.push(("csrf", farah.csrf.as_str()));
+        let cross = farah
+            .send(farah.client.post(app.url("/console/replies")).header("sec-fetch-site", "cross-site").form(&with_token))
+            .await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN);
+        // Nobody signed in.
+        let anonymous = Console::anonymous(&app).post("/console/replies", &with_token).await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+        assert_eq!(anonymous.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/login"));
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
+        app.stop().await;
+    }
+
+    async fn the_knowledge_base_draft_button_writes_the_draft_once(backend: Backend) {
+        let content = content_with_replies();
+        let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
+        let mut teacher = app.web_teacher("nadia");
+        let code = english_ticket(&mut teacher, "my class is too noisy, what do i do").await;
+        account(&app, "sana", "expert").await;
+        account(&app, "farah", "staff").await;
+        let sana = Console::sign_in(&app, "sana").await;
+        let ticket = format!("/console/tickets/{code}");
+        assert!(!sana.get(&ticket).await.body().contains("knowledge-base draft"), "no answer yet");
+        let not_yet = sana.post(&format!("{ticket}/draft"), &[]).await;
+        assert_eq!(not_yet.status, StatusCode::CONFLICT);
+
+        sana.post(&format!("{ticket}/answer"), &[("text", "Agree on a quiet signal & praise the first quiet row."), ("nonce", "00000000000000d1")]).await;
+        teacher.expect_reply_containing("quiet signal").await;
+        let page = sana.get(&ticket).await.body();
+        assert!(page.contains("Make a knowledge-base draft from this answer"), "{page}");
+
+        let name = format!("knowledge-base/articles/draft-{}.md", code.to_lowercase());
+        let written = sana.post(&format!("{ticket}/draft"), &[]).await;
+        assert_eq!(written.status, StatusCode::OK);
+        assert!(written.body().contains(&format!("Draft written: {name}")), "{}", written.body());
+        let path = content.path().join(&name);
+        let draft = std::fs::read_to_string(&path).expect("draft written");
+        assert!(draft.contains("draft: true") && draft.contains("praise the first quiet row"), "{draft}");
+        assert!(draft.contains(&format!("Drafted from ticket {code}, answered by sana")), "{draft}");
+        assert!(sana.get(&ticket).await.body().contains(&format!("A draft exists already: {name}")));
+
+        // Pressed again: refused, naming the file, which is unchanged.
+        std::fs::write(&path, format!("{draft}\n<!-- edited by a person -->\n")).expect("edit");
+        let again = sana.post(&format!("{ticket}/draft"), &[]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(again.body().contains(&format!("exists already: {name}")), "{}", again.body());
+        assert!(std::fs::read_to_string(&path).expect("draft").ends_with("<!-- edited by a person -->\n"));
+        assert!(baithak::content::load(content.path()).is_ok(), "`baithak check` accepts the draft");
+
+        // Staff may not press it.
+        let farah = Console::sign_in(&app, "farah").await;
+        assert_eq!(farah.post(&format!("{ticket}/draft"), &[]).await.status, StatusCode::FORBIDDEN);
+        app.stop().await;
+    }
+}
