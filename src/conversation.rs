@@ -801,11 +801,15 @@ fn step_group(
             _ => helpdesk::step(cx, &state, &input, now),
         };
         let node = step.state.dialogue.at.as_ref().map(|c| c.node.to_string());
-        commit.transcript.push(TranscriptEntry {
-            direction: "in",
-            node: before,
-            body: message.transcript_text(),
-        });
+        // What an expert or the programme says reaches the transcript as the message the
+        // teacher receives; an "in" line would read as if the teacher had said it.
+        if relayed.is_none() {
+            commit.transcript.push(TranscriptEntry {
+                direction: "in",
+                node: before,
+                body: message.transcript_text(),
+            });
+        }
         apply_effects(
             &mut commit,
             &step.state,

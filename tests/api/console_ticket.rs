@@ -5,16 +5,12 @@
 //! uses at once; and the button that turns an answer into a knowledge-base draft, once.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use baithak::channel::telegram::{Mode, RateLimits, TelegramSettings};
 use baithak::channel::whatsapp::client::GraphApi;
-use baithak::channel::whatsapp::{SendLimits, SendSettings, Templates, WhatsAppSettings};
 use baithak::clock::Clock;
 use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, UserHandle};
-use baithak::testkit::whatsapp::{
-    FakeWhatsApp, FakeWhatsAppOptions, Fault, MediaKind, SentWa, WaUser,
-};
+use baithak::testkit::whatsapp::{Fault, MediaKind};
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
@@ -24,8 +20,8 @@ use crate::console::{Browser, account};
 use crate::helpdesk::onboard;
 use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, WebTeacher, fixture_content, ticket_code};
+use crate::whatsapp_chat::{self, DEADLINE, Setup, Teacher, World};
 
-const DEADLINE: Duration = Duration::from_secs(20);
 /// The password [`account`] gives every test account.
 const PASSWORD: &str = "a long test password";
 
@@ -193,110 +189,15 @@ async fn urdu_ticket(teacher: &mut WebTeacher<'_>) -> String {
 
 // ---- WhatsApp ------------------------------------------------------------------------------
 
-/// The app with WhatsApp sending on, against a fresh fake Graph API.
-async fn whatsapp_app(backend: Backend, clock: Clock) -> Option<(TestApp, FakeWhatsApp)> {
-    let whatsapp = FakeWhatsApp::start(FakeWhatsAppOptions {
-        clock: clock.clone(),
-        status_delay: Duration::from_millis(5),
-        ..FakeWhatsAppOptions::default()
-    })
-    .await
-    .expect("fake WhatsApp starts");
-    let database = TestDatabase::create(backend).await?;
-    let settings = WhatsAppSettings {
-        verify_token: "verify".into(),
-        app_secret: whatsapp.app_secret().to_string(),
-        sending: Some(SendSettings {
-            access_token: whatsapp.token().to_string(),
-            phone_number_id: whatsapp.phone_number_id().to_string(),
-            graph_url: whatsapp.graph_url(),
-            api_version: whatsapp.api_version().to_string(),
-            limits: SendLimits {
-                per_second: 0,
-                pair_burst: 0,
-                ..SendLimits::default()
-            },
-            templates: Templates::default(),
-        }),
-    };
-    let app = TestApp::spawn_with(database, fixture_content(), clock, |s| {
-        s.whatsapp = Some(settings);
-    })
-    .await;
-    whatsapp.set_webhook(&app.url("/whatsapp/webhook"));
-    Some((app, whatsapp))
-}
-
-/// A teacher on WhatsApp, reading the bot's accepted sends in order.
-struct WaTeacher<'a> {
-    fake: &'a FakeWhatsApp,
-    user: WaUser,
-    seen: usize,
-}
-
-impl WaTeacher<'_> {
-    fn says(&self, text: &str) {
-        self.fake.send_text(&self.user, text).expect("sent");
-    }
-
-    /// Taps the button or list row titled `title` on the newest message that has it.
-    fn taps(&self, title: &str) {
-        let sent = self.fake.sent_to(self.user.address());
-        let message = sent
-            .iter()
-            .rev()
-            .find(|m| {
-                m.buttons.iter().any(|b| b.title == title)
-                    || m.rows.iter().any(|r| r.title == title)
-            })
-            .unwrap_or_else(|| panic!("no button or row `{title}`"));
-        if let Some(button) = message.buttons.iter().find(|b| b.title == title) {
-            self.fake
-                .press_button(&self.user, &button.id, title)
-                .expect("pressed");
-        } else if let Some(row) = message.rows.iter().find(|r| r.title == title) {
-            self.fake
-                .choose_list_row(&self.user, &row.id, title)
-                .expect("chosen");
-        }
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentWa {
-        let seen = self.seen;
-        let address = self.user.address().to_string();
-        let found = self
-            .fake
-            .wait_until(DEADLINE, |fake| {
-                fake.sent_to(&address)
-                    .into_iter()
-                    .filter(SentWa::is_accepted)
-                    .enumerate()
-                    .skip(seen)
-                    .find(|(_, m)| m.visible_text().contains(needle))
-            })
-            .await
-            .unwrap_or_else(|_| panic!("no message with `{needle}`"));
-        self.seen = found.0 + 1;
-        found.1
-    }
-
-    async fn opens_a_ticket(&mut self, name: &str) -> String {
-        self.says("Hi");
-        self.expect("Choose your language").await;
-        self.taps("English");
-        self.expect("What is your name").await;
-        self.says(name);
-        self.expect("Which grades").await;
-        self.says("4");
-        self.expect("Agree?").await;
-        self.taps("Yes");
-        self.expect("Main menu").await;
-        self.says("my class is too noisy, what do i do");
-        self.expect("Did this help?").await;
-        self.taps("👎 No");
-        let opened = self.expect("HD-").await;
-        ticket_code(opened.visible_text())
-    }
+/// A WhatsApp teacher onboards in English and asks what the knowledge base cannot settle;
+/// returns the ticket.
+async fn opens_a_ticket(teacher: &mut Teacher<'_>, name: &str) -> String {
+    whatsapp_chat::onboard(teacher, name).await;
+    teacher.says("my class is too noisy, what do i do");
+    teacher.expect("Did this help?").await;
+    teacher.taps("👎 No");
+    let opened = teacher.expect("HD-").await;
+    ticket_code(opened.visible_text())
 }
 
 // ---- Telegram ------------------------------------------------------------------------------
@@ -358,11 +259,12 @@ fn photo_update(chat: i64) -> serde_json::Value {
 both_backends! {
     async fn a_whatsapp_voice_note_plays_on_the_ticket_page_for_experts_only(backend: Backend) {
         let clock = office_hours();
-        let Some((app, whatsapp)) = whatsapp_app(backend, clock.clone()).await else { return };
-        let mut kiran = WaTeacher { fake: &whatsapp, user: whatsapp.add_user("923001110071", "Kiran"), seen: 0 };
-        let code = kiran.opens_a_ticket("Kiran").await;
-        let mut other = WaTeacher { fake: &whatsapp, user: whatsapp.add_user("923001110072", "Hina"), seen: 0 };
-        let other_code = other.opens_a_ticket("Hina").await;
+        let setup = Setup { clock: Some(clock.clone()), ..Setup::default() };
+        let Some(World { app, whatsapp, .. }) = whatsapp_chat::spawn(backend, setup).await else { return };
+        let mut kiran = Teacher::new(&whatsapp, "923001110071", "Kiran");
+        let code = opens_a_ticket(&mut kiran, "Kiran").await;
+        let mut other = Teacher::new(&whatsapp, "923001110072", "Hina");
+        let other_code = opens_a_ticket(&mut other, "Hina").await;
 
         // The first download fails: the file is not kept, and the page says so.
         whatsapp.fail_next("media", 1, Fault::Http5xx { status: 503, json: true });

@@ -7,12 +7,9 @@
 //! only staff may plan, with the session's token, and what they type reaches teachers as
 //! plain text.
 
-use std::time::Duration;
-
-use baithak::channel::whatsapp::{RESUME_PAYLOAD, SendSettings, Templates, WhatsAppSettings};
+use baithak::channel::whatsapp::RESUME_PAYLOAD;
 use baithak::clock::Clock;
-use baithak::store::{SentRow, notice_external_id};
-use baithak::testkit::whatsapp::{FakeWhatsApp, FakeWhatsAppOptions, SentWa, WaUser};
+use baithak::store::notice_external_id;
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 
@@ -21,9 +18,7 @@ use crate::console::{Browser, Page, account};
 use crate::helpdesk::onboard;
 use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, WebTeacher, fixture_content};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-const TEMPLATE: &str = "baithak_reply_waiting";
+use crate::whatsapp_chat::{self, DEADLINE, Setup, Teacher, wait_rows};
 
 /// The same problem, a noisy class, as teachers type it.
 const NOISY: [&str; 3] = [
@@ -325,10 +320,11 @@ both_backends! {
 
     async fn a_whatsapp_teacher_outside_the_window_gets_the_notice_after_the_template(backend: Backend) {
         let clock = monday_morning();
-        let Some(world) = whatsapp_world(backend, clock.clone()).await else { return };
+        let setup = Setup { clock: Some(clock.clone()), ..Setup::default() };
+        let Some(world) = whatsapp_chat::spawn(backend, setup).await else { return };
         let app = &world.app;
-        let mut nadia = WaTeacher::new(&world.whatsapp, "923001110009");
-        nadia.onboard().await;
+        let mut nadia = Teacher::new(&world.whatsapp, "923001110009", "Nadia");
+        whatsapp_chat::onboard(&mut nadia, "Nadia").await;
         nadia.says(NOISY[0]);
         nadia.expect("Did this help?").await;
         let mut rubina = app.web_teacher("rubina");
@@ -462,146 +458,5 @@ both_backends! {
         let told = amina.expect_reply_containing("Circle time").await;
         assert!(told.contains("“<b>Circle time</b> & <script>alert(1)</script>”"), "{told}");
         app.stop().await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// WhatsApp through the fake Graph API.
-
-struct WhatsAppWorld {
-    app: TestApp,
-    whatsapp: FakeWhatsApp,
-}
-
-async fn whatsapp_world(backend: Backend, clock: Clock) -> Option<WhatsAppWorld> {
-    let whatsapp = FakeWhatsApp::start(FakeWhatsAppOptions {
-        clock: clock.clone(),
-        status_delay: Duration::from_millis(5),
-        ..FakeWhatsAppOptions::default()
-    })
-    .await
-    .expect("fake WhatsApp starts");
-    whatsapp.approve_template(TEMPLATE, "en");
-    let database = TestDatabase::create(backend).await?;
-    let settings = WhatsAppSettings {
-        verify_token: "verify".into(),
-        app_secret: whatsapp.app_secret().to_string(),
-        sending: Some(SendSettings {
-            access_token: whatsapp.token().to_string(),
-            phone_number_id: whatsapp.phone_number_id().to_string(),
-            graph_url: whatsapp.graph_url(),
-            api_version: whatsapp.api_version().to_string(),
-            limits: baithak::channel::whatsapp::SendLimits {
-                per_second: 0,
-                pair_burst: 0,
-                ..baithak::channel::whatsapp::SendLimits::default()
-            },
-            templates: Templates {
-                reengage: TEMPLATE.into(),
-                ..Templates::default()
-            },
-        }),
-    };
-    let app = TestApp::spawn_with(database, fixture_content(), clock, |s| {
-        s.whatsapp = Some(settings);
-    })
-    .await;
-    whatsapp.set_webhook(&app.url("/whatsapp/webhook"));
-    Some(WhatsAppWorld { app, whatsapp })
-}
-
-/// A teacher on WhatsApp, reading what the bot sends in order.
-struct WaTeacher<'a> {
-    fake: &'a FakeWhatsApp,
-    user: WaUser,
-    seen: usize,
-}
-
-impl<'a> WaTeacher<'a> {
-    fn new(fake: &'a FakeWhatsApp, wa_id: &str) -> WaTeacher<'a> {
-        WaTeacher {
-            fake,
-            user: fake.add_user(wa_id, "Nadia"),
-            seen: 0,
-        }
-    }
-
-    fn address(&self) -> &str {
-        self.user.address()
-    }
-
-    fn says(&self, text: &str) {
-        self.fake.send_text(&self.user, text).expect("sent");
-    }
-
-    fn taps(&self, title: &str) {
-        let sent = self.fake.sent_to(self.address());
-        let message = sent
-            .iter()
-            .rev()
-            .find(|m| m.buttons.iter().any(|b| b.title == title))
-            .unwrap_or_else(|| panic!("no button `{title}`"));
-        let button = message
-            .buttons
-            .iter()
-            .find(|b| b.title == title)
-            .expect("button");
-        self.fake
-            .press_button(&self.user, &button.id, title)
-            .expect("pressed");
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentWa {
-        let seen = self.seen;
-        let address = self.address().to_string();
-        let found = self
-            .fake
-            .wait_until(DEADLINE, |fake| {
-                fake.sent_to(&address)
-                    .into_iter()
-                    .filter(SentWa::is_accepted)
-                    .enumerate()
-                    .skip(seen)
-                    .find(|(_, m)| m.visible_text().contains(needle))
-            })
-            .await
-            .unwrap_or_else(|_| panic!("no message with `{needle}`"));
-        self.seen = found.0 + 1;
-        found.1
-    }
-
-    async fn onboard(&mut self) {
-        self.says("Hi");
-        self.expect("Choose your language").await;
-        self.taps("English");
-        self.expect("What is your name").await;
-        self.says("Nadia");
-        self.expect("Which grades").await;
-        self.says("4");
-        self.expect("Agree?").await;
-        self.taps("Yes");
-        self.expect("Main menu").await;
-    }
-}
-
-/// Waits until the outbox rows of `user` satisfy `check`.
-async fn wait_rows(app: &TestApp, user: &str, what: &str, check: impl Fn(&[SentRow]) -> bool) {
-    let store = app.conversations.store();
-    let mut commits = app.conversations.subscribe();
-    let mut deliveries = app.conversations.subscribe_deliveries();
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let rows = store.deliveries("whatsapp", user).await.expect("rows");
-        if check(&rows) {
-            return;
-        }
-        let waited = tokio::time::timeout_at(deadline, async {
-            tokio::select! {
-                changed = commits.changed() => changed.expect("alive"),
-                changed = deliveries.changed() => changed.expect("alive"),
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "{what}: rows are {rows:#?}");
     }
 }

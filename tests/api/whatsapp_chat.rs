@@ -2,6 +2,9 @@
 //! dispatcher's sends out (validated as Meta validates them), statuses back, the 24-hour
 //! window with its re-engagement template, rate limits and token errors. Experts answer from
 //! the Telegram forum group, as they do for Telegram teachers.
+//!
+//! The harness here (`Setup`, `spawn`, `Teacher`, `onboard`, `wait_rows`) is shared with the
+//! other API tests that need a teacher on WhatsApp.
 
 use std::time::Duration;
 
@@ -22,36 +25,36 @@ use crate::both_backends;
 use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, fixture_content};
 
-const DEADLINE: Duration = Duration::from_secs(20);
-const TEMPLATE: &str = "baithak_reply_waiting";
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const TEMPLATE: &str = "baithak_reply_waiting";
 const EXPERTS: i64 = -100_777;
 
 /// What a test wants besides the defaults.
 #[derive(Default)]
-struct Setup {
+pub(crate) struct Setup {
     /// The app's and the fake's clock (a manual one moves windows).
-    clock: Option<Clock>,
+    pub(crate) clock: Option<Clock>,
     /// The fake's own clock, when it must disagree with the app's.
-    fake_clock: Option<Clock>,
+    pub(crate) fake_clock: Option<Clock>,
     /// The experts' forum on a fake Telegram.
-    experts: bool,
+    pub(crate) experts: bool,
     /// Messages per second the fake accepts.
-    fake_throughput: Option<u32>,
+    pub(crate) fake_throughput: Option<u32>,
     /// How the fake refuses sends outside the window.
-    window_errors: ErrorTiming,
+    pub(crate) window_errors: ErrorTiming,
     /// Statuses the fake posts.
-    statuses: Option<StatusMode>,
+    pub(crate) statuses: Option<StatusMode>,
     /// The dispatcher's rate (0: unlimited).
-    rate: u32,
+    pub(crate) rate: u32,
 }
 
-struct World {
-    app: TestApp,
-    whatsapp: FakeWhatsApp,
-    telegram: Option<FakeTelegram>,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) whatsapp: FakeWhatsApp,
+    pub(crate) telegram: Option<FakeTelegram>,
 }
 
-async fn spawn(backend: Backend, setup: Setup) -> Option<World> {
+pub(crate) async fn spawn(backend: Backend, setup: Setup) -> Option<World> {
     let clock = setup.clock.clone().unwrap_or(Clock::System);
     let whatsapp = FakeWhatsApp::start(FakeWhatsAppOptions {
         clock: setup.fake_clock.clone().unwrap_or_else(|| clock.clone()),
@@ -120,15 +123,15 @@ async fn spawn(backend: Backend, setup: Setup) -> Option<World> {
 }
 
 /// A teacher on WhatsApp, reading what the bot sends in order.
-struct Teacher<'a> {
+pub(crate) struct Teacher<'a> {
     fake: &'a FakeWhatsApp,
-    user: WaUser,
+    pub(crate) user: WaUser,
     /// Accepted sends already read.
     seen: usize,
 }
 
 impl<'a> Teacher<'a> {
-    fn new(fake: &'a FakeWhatsApp, wa_id: &str, name: &str) -> Teacher<'a> {
+    pub(crate) fn new(fake: &'a FakeWhatsApp, wa_id: &str, name: &str) -> Teacher<'a> {
         Teacher {
             fake,
             user: fake.add_user(wa_id, name),
@@ -136,16 +139,16 @@ impl<'a> Teacher<'a> {
         }
     }
 
-    fn address(&self) -> &str {
+    pub(crate) fn address(&self) -> &str {
         self.user.address()
     }
 
-    fn says(&self, text: &str) {
+    pub(crate) fn says(&self, text: &str) {
         self.fake.send_text(&self.user, text).expect("message sent");
     }
 
     /// Taps the button or list row titled `title` on the newest message that has it.
-    fn taps(&self, title: &str) {
+    pub(crate) fn taps(&self, title: &str) {
         let sent = self.accepted();
         let message = sent
             .iter()
@@ -166,7 +169,7 @@ impl<'a> Teacher<'a> {
         }
     }
 
-    fn accepted(&self) -> Vec<SentWa> {
+    pub(crate) fn accepted(&self) -> Vec<SentWa> {
         self.fake
             .sent_to(self.address())
             .into_iter()
@@ -175,7 +178,7 @@ impl<'a> Teacher<'a> {
     }
 
     /// Waits for the next accepted send whose text contains `needle`; earlier ones are read.
-    async fn expect(&mut self, needle: &str) -> SentWa {
+    pub(crate) async fn expect(&mut self, needle: &str) -> SentWa {
         let seen = self.seen;
         let address = self.address().to_string();
         let found = self
@@ -206,7 +209,7 @@ fn texts(sent: &[SentWa]) -> Vec<String> {
         .collect()
 }
 
-async fn onboard(teacher: &mut Teacher<'_>, name: &str) {
+pub(crate) async fn onboard(teacher: &mut Teacher<'_>, name: &str) {
     teacher.says("Hi");
     let welcome = teacher.expect("Choose your language").await;
     assert_eq!(welcome.interactive_type.as_deref(), Some("button"));
@@ -222,7 +225,7 @@ async fn onboard(teacher: &mut Teacher<'_>, name: &str) {
 
 /// Waits until the rows of `user` satisfy `check`, looking again after every commit and
 /// every delivery.
-async fn wait_rows(
+pub(crate) async fn wait_rows(
     app: &TestApp,
     user: &str,
     what: &str,
