@@ -22,6 +22,8 @@
 //!   one transaction of state, transcript, progress and outbox.
 //! - [`sla_watch`]: the timer around `helpdesk::sla`: reminders and escalations queued for the
 //!   expert group.
+//! - [`schedule`]: PURE. The scheduler's policy: late jobs, quiet hours, recurrence, retries.
+//! - [`scheduler`]: persisted jobs claimed with a lease and run by kind (housekeeping first).
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram, WhatsApp).
 //! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
@@ -48,6 +50,8 @@ pub mod knowledge;
 pub mod language;
 pub mod report_cli;
 pub mod reports;
+pub mod schedule;
+pub mod scheduler;
 pub mod sla_watch;
 pub mod staff;
 pub mod startup;

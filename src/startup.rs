@@ -1,6 +1,7 @@
 //! Wiring: open the store, load content, check the Telegram token, bind the listener, start the
-//! background tasks (worker, content watcher, Telegram polling and dispatcher), serve. Takes
-//! the listener address and a shutdown future as arguments so tests run it on port 0.
+//! background tasks (worker, content watcher, scheduler, Telegram polling and dispatcher),
+//! serve. Takes the listener address and a shutdown future as arguments so tests run it on
+//! port 0.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, redact};
 use crate::content::{self, ContentHandle};
 use crate::conversation::Conversations;
+use crate::scheduler::Scheduler;
 use crate::store::Store;
 use crate::web::{self, AppState};
 
@@ -28,6 +30,7 @@ const CONTENT_CHECK_EVERY: Duration = Duration::from_secs(2);
 pub struct Application {
     listener: TcpListener,
     conversations: Conversations,
+    scheduler: Scheduler,
     telegram: Option<(TelegramSettings, BotApi)>,
     whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
 }
@@ -41,6 +44,12 @@ impl Application {
     /// unreachable, or the address is taken.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let conversations = open(settings, clock).await?;
+        // The recurring jobs exist before the app serves, whether or not its runner has looked.
+        let scheduler = crate::scheduler::standard(conversations.clone());
+        scheduler
+            .start_series()
+            .await
+            .context("cannot schedule the recurring jobs")?;
         let telegram = match &settings.telegram {
             Some(telegram) => {
                 let api = connect_telegram(telegram).await?;
@@ -55,6 +64,7 @@ impl Application {
         Ok(Application {
             listener,
             conversations,
+            scheduler,
             telegram,
             whatsapp: settings.whatsapp.clone(),
         })
@@ -97,6 +107,10 @@ impl Application {
                 .watch(CONTENT_CHECK_EVERY),
         );
         let (telegram_stop, mut telegram_tasks) = self.start_telegram();
+        let mut stopped = telegram_stop.subscribe();
+        telegram_tasks.push(tokio::spawn(self.scheduler.clone().run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })));
         let (whatsapp_tasks, whatsapp_throughput) = self.start_whatsapp(&telegram_stop)?;
         telegram_tasks.extend(whatsapp_tasks);
         let telegram_secret = self

@@ -107,11 +107,13 @@ pub use plans::{
     PlanTeacher, SessionChoice, notice_external_id, notice_tag,
 };
 mod insights;
+mod jobs;
 pub use aliases::Identity;
 pub use console::{QueueFilter, QueueRow, StaffSession, StaffUser, TranscriptLine};
 pub use insights::{
     AskedQuestion, LessonCount, QuizItemCount, ReportFilter, TicketLine, TicketTimes, TopicCount,
 };
+pub use jobs::{Job, JobEnd, JobFilter, JobStatus, NewJob};
 mod helpdesk;
 pub(crate) mod whatsapp;
 

@@ -10,6 +10,7 @@ mod cpd;
 mod health;
 mod helpdesk;
 mod insights;
+mod scheduler;
 mod telegram;
 mod web_chat;
 mod whatsapp;
