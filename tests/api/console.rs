@@ -13,7 +13,7 @@ use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, WebTeacher, fixture_content, ticket_code};
 
 /// The password every test account gets.
-const PASSWORD: &str = "a long test password";
+pub(crate) const PASSWORD: &str = "a long test password";
 
 /// Monday 23 November 2026, 10:00 in Karachi: office hours.
 fn office_hours() -> Clock {
@@ -42,15 +42,29 @@ pub(crate) struct Page {
     pub(crate) status: StatusCode,
     pub(crate) location: Option<String>,
     pub(crate) cookie: Option<String>,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    /// The body as sent (a file is not text).
+    pub(crate) bytes: Vec<u8>,
+    /// The body as text.
     pub(crate) body: String,
+}
+
+impl Page {
+    /// A response header, or "" when absent.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
 }
 
 /// A browser on the console: no redirects followed, cookies carried by hand.
 pub(crate) struct Browser<'a> {
     app: &'a TestApp,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     cookie: Option<String>,
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -66,40 +80,34 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Page {
         let request = match &self.cookie {
             Some(cookie) => request.header(COOKIE, format!("baithak_session={cookie}")),
             None => request,
         };
         let response = request.send().await.expect("request");
+        let headers = response.headers().clone();
         let header = |name| {
-            response
-                .headers()
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        let (location, cookie) = (header(LOCATION), header(SET_COOKIE));
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body").to_vec();
         Page {
-            status: response.status(),
-            location: header(LOCATION),
-            cookie: header(SET_COOKIE),
-            body: response.text().await.expect("body"),
+            status,
+            location,
+            cookie,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+            headers,
         }
     }
 
     pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(self.client.get(self.app.url(path))).await
-    }
-
-    /// The bytes of a download (an export), with the session's cookie.
-    pub(crate) async fn get_bytes(&self, path: &str) -> Vec<u8> {
-        let mut request = self.client.get(self.app.url(path));
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, format!("baithak_session={cookie}"));
-        }
-        let response = request.send().await.expect("request");
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        response.bytes().await.expect("body").to_vec()
     }
 
     /// A form posted the way a browser posts it from a console page (same origin), with the

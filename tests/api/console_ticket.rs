@@ -13,7 +13,7 @@ use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, UserHandle};
 use baithak::testkit::whatsapp::{Fault, MediaKind};
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::header::LOCATION;
 
 use crate::both_backends;
 use crate::console::{Browser, account};
@@ -21,9 +21,6 @@ use crate::helpdesk::onboard;
 use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, WebTeacher, fixture_content, ticket_code};
 use crate::whatsapp_chat::{self, DEADLINE, Setup, Teacher, World};
-
-/// The password [`account`] gives every test account.
-const PASSWORD: &str = "a long test password";
 
 /// Monday 23 November 2026, 10:00 in Karachi: office hours.
 fn office_hours() -> Clock {
@@ -58,93 +55,12 @@ async fn app_on(backend: Backend, content: PathBuf) -> Option<TestApp> {
     Some(TestApp::spawn_with(database, content, office_hours(), |_| {}).await)
 }
 
-/// What the console answered.
-struct Got {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Got {
-    fn body(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-/// Someone signed in to the console (or not, when `cookie` is empty), reading bodies and
-/// headers; redirects are not followed.
-struct Console<'a> {
-    app: &'a TestApp,
-    client: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Console<'a> {
-    fn anonymous(app: &'a TestApp) -> Console<'a> {
-        Console {
-            app,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            cookie: String::new(),
-            csrf: String::new(),
-        }
-    }
-
-    async fn sign_in(app: &'a TestApp, name: &str) -> Console<'a> {
-        let mut console = Console::anonymous(app);
-        let page = console
-            .post("/console/login", &[("name", name), ("password", PASSWORD)])
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name} signs in");
-        let cookie = page.header("set-cookie").to_string();
-        console.cookie = cookie.split(';').next().expect("cookie").to_string();
-        let home = console.get(page.header("location")).await;
-        console.csrf = between(&home.body(), "name=\"csrf\" value=\"", "\"");
-        console
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Got {
-        let request = if self.cookie.is_empty() {
-            request
-        } else {
-            request.header("cookie", &self.cookie)
-        };
-        let response = request.send().await.expect("request");
-        Got {
-            status: response.status(),
-            headers: response.headers().clone(),
-            bytes: response.bytes().await.expect("body").to_vec(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Got {
-        self.send(self.client.get(self.app.url(path))).await
-    }
-
-    /// A form posted from a console page, with the session's token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Got {
-        let mut form = fields.to_vec();
-        if !self.csrf.is_empty() {
-            form.push(("csrf", &self.csrf));
-        }
-        self.send(
-            self.client
-                .post(self.app.url(path))
-                .header("sec-fetch-site", "same-origin")
-                .form(&form),
-        )
-        .await
-    }
+/// Someone signed in to the console.
+async fn signed_in<'a>(app: &'a TestApp, name: &str) -> Browser<'a> {
+    let mut browser = Browser::new(app);
+    let page = browser.sign_in(name).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{name} signs in");
+    browser
 }
 
 /// The text between `start` and the next `end` in `text`.
@@ -282,15 +198,15 @@ both_backends! {
 
         account(&app, "sana", "expert").await;
         account(&app, "farah", "staff").await;
-        let sana = Console::sign_in(&app, "sana").await;
+        let sana = signed_in(&app, "sana").await;
         let file = format!("/console/tickets/{code}/files/1");
         let page = sana.get(&format!("/console/tickets/{code}")).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(page.body().contains("The voice is not available yet."), "{}", page.body());
-        assert!(!page.body().contains(&format!("src=\"{file}\"")));
+        assert!(page.body.clone().contains("The voice is not available yet."), "{}", page.body.clone());
+        assert!(!page.body.clone().contains(&format!("src=\"{file}\"")));
         let early = sana.get(&file).await;
         assert_eq!(early.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(early.body().contains("not available yet"));
+        assert!(early.body.clone().contains("not available yet"));
 
         // A minute later the keeper tries again (one pass, as the background task does).
         clock.advance(chrono::Duration::minutes(2));
@@ -298,7 +214,7 @@ both_backends! {
             .expect("client");
         baithak::channel::whatsapp::media::keep_pending(&api, &app.conversations).await.expect("kept");
         let page = sana.get(&format!("/console/tickets/{code}")).await;
-        assert!(page.body().contains(&format!("<audio controls preload=\"none\" src=\"{file}\">")), "{}", page.body());
+        assert!(page.body.clone().contains(&format!("<audio controls preload=\"none\" src=\"{file}\">")), "{}", page.body.clone());
         let voice = sana.get(&file).await;
         assert_eq!(voice.status, StatusCode::OK);
         assert_eq!(voice.header("content-type"), "audio/ogg");
@@ -318,11 +234,11 @@ both_backends! {
             assert_eq!(sana.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
         }
         // Signed in with the right role only.
-        let anonymous = Console::anonymous(&app).get(&file).await;
+        let anonymous = Browser::new(&app).get(&file).await;
         assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
         assert!(anonymous.header("location").starts_with("/console/login?next=%2Fconsole%2Ftickets%2F"), "{}", anonymous.header("location"));
-        assert!(anonymous.bytes.is_empty() || !anonymous.body().contains("Ogg"));
-        let farah = Console::sign_in(&app, "farah").await;
+        assert!(anonymous.bytes.is_empty() || !anonymous.body.clone().contains("Ogg"));
+        let farah = signed_in(&app, "farah").await;
         assert_eq!(farah.get(&file).await.status, StatusCode::FORBIDDEN);
         app.stop().await;
     }
@@ -361,10 +277,10 @@ both_backends! {
         fake.add_file(&file_id, jpeg.clone());
 
         account(&app, "sana", "expert").await;
-        let sana = Console::sign_in(&app, "sana").await;
+        let sana = signed_in(&app, "sana").await;
         let file = format!("/console/tickets/{code}/files/1");
         let page = sana.get(&format!("/console/tickets/{code}")).await;
-        let body = page.body();
+        let body = page.body.clone();
         assert!(body.contains(&format!("<img src=\"{file}\"")), "{body}");
         assert!(body.contains("www.example.com"), "the caption: {body}");
         let got = sana.get(&file).await;
@@ -389,21 +305,21 @@ both_backends! {
         let code = urdu_ticket(&mut saima).await;
         assert_eq!(app.conversations.store().ticket(&code).await.expect("ticket").language, "ur");
         account(&app, "sana", "expert").await;
-        let sana = Console::sign_in(&app, "sana").await;
+        let sana = signed_in(&app, "sana").await;
 
-        let page = sana.get(&format!("/console/tickets/{code}")).await.body();
+        let page = sana.get(&format!("/console/tickets/{code}")).await.body.clone();
         assert!(page.contains(&format!("href=\"/console/tickets/{code}?reply=thanks#answer\"")), "{page}");
         assert!(page.contains("Please send a photo &#60;b&#62;of the board&#60;/b&#62;"), "titles stay text: {page}");
         assert!(!page.contains("<b>of the board"));
 
         let filled = sana.get(&format!("/console/tickets/{code}?reply=thanks")).await;
         assert_eq!(filled.status, StatusCode::OK);
-        let answer = between(&filled.body(), "<textarea id=\"answer\"", "</textarea>");
+        let answer = between(&filled.body.clone(), "<textarea id=\"answer\"", "</textarea>");
         assert!(answer.ends_with(">شکریہ! ایک ماہر جلد آپ کو جواب دیں گے۔"), "{answer}");
         assert!(answer.contains("lang=\"ur\""), "{answer}");
-        assert!(!filled.body().contains("An expert will write to you soon"), "not the English");
+        assert!(!filled.body.clone().contains("An expert will write to you soon"), "not the English");
 
-        let unknown = sana.get(&format!("/console/tickets/{code}?reply=no-such-reply")).await.body();
+        let unknown = sana.get(&format!("/console/tickets/{code}?reply=no-such-reply")).await.body.clone();
         assert!(unknown.contains("does not exist"), "{unknown}");
 
         // Sent as filled, it reaches the teacher in Urdu.
@@ -422,13 +338,13 @@ both_backends! {
         let code = english_ticket(&mut teacher, "my class is too noisy, what do i do").await;
         account(&app, "farah", "staff").await;
         account(&app, "sana", "expert").await;
-        let farah = Console::sign_in(&app, "farah").await;
-        let sana = Console::sign_in(&app, "sana").await;
+        let farah = signed_in(&app, "farah").await;
+        let sana = signed_in(&app, "sana").await;
         assert_eq!(sana.get("/console/replies").await.status, StatusCode::FORBIDDEN, "experts pick, staff edit");
 
         let page = farah.get("/console/replies").await;
         assert_eq!(page.status, StatusCode::OK);
-        let body = page.body();
+        let body = page.body.clone();
         assert!(body.contains("Thank you! An expert will write to you soon."), "{body}");
         assert!(body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !body.contains("<script>alert"), "{body}");
         let version = between(&body, "name=\"version\" value=\"", "\"");
@@ -441,20 +357,20 @@ both_backends! {
                 ("ur", "شکریہ! ثنا آج آپ کو فون کریں گی۔"), ("bn", ""),
             ])
             .await;
-        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body());
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body.clone());
         assert_eq!(saved.header("location"), "/console/replies?saved=thanks");
         let on_disk = std::fs::read_to_string(&file).expect("file");
         assert!(on_disk.contains("Sana</i> will call you today"), "{on_disk}");
         assert!(on_disk.contains("photo-of-board"), "the other reply is kept: {on_disk}");
 
         // The running server uses it at once: no restart, no waiting.
-        let filled = sana.get(&format!("/console/tickets/{code}?reply=thanks")).await.body();
+        let filled = sana.get(&format!("/console/tickets/{code}?reply=thanks")).await.body.clone();
         let answer = between(&filled, "<textarea id=\"answer\"", "</textarea>");
         assert!(answer.ends_with(">Thanks, Rubina! &#60;i&#62;Sana&#60;/i&#62; will call you today."), "{answer}");
         assert!(filled.contains("Thanks, we will call"), "{filled}");
 
         // A reply added from the page is offered too.
-        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+        let version = between(&farah.get("/console/replies").await.body.clone(), "name=\"version\" value=\"", "\"");
         let added = farah
             .post("/console/replies", &[
                 ("op", "add"), ("version", &version), ("id", "seating-plan"), ("title", "Try a seating plan"),
@@ -462,8 +378,8 @@ both_backends! {
                 ("ur", "بیٹھنے کا نقشہ آزمائیں۔"), ("bn", ""),
             ])
             .await;
-        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body());
-        let filled = sana.get(&format!("/console/tickets/{code}?reply=seating-plan")).await.body();
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body.clone());
+        let filled = sana.get(&format!("/console/tickets/{code}?reply=seating-plan")).await.body.clone();
         assert!(filled.contains("Try a seating plan:\nmix talkative"), "{filled}");
 
         // An edit made on a page opened before that save is refused, and changes nothing.
@@ -474,7 +390,7 @@ both_backends! {
             ])
             .await;
         assert_eq!(stale.status, StatusCode::CONFLICT);
-        assert!(stale.body().contains("Someone saved the replies after you opened this page"));
+        assert!(stale.body.clone().contains("Someone saved the replies after you opened this page"));
         assert_eq!(std::fs::read_to_string(&file).expect("file"), before);
         assert!(baithak::content::load(content.path()).is_ok(), "`baithak check` accepts what was written");
         app.stop().await;
@@ -485,14 +401,14 @@ both_backends! {
         let file = content.path().join("canned-replies.yaml");
         let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
         account(&app, "farah", "staff").await;
-        let farah = Console::sign_in(&app, "farah").await;
-        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+        let farah = signed_in(&app, "farah").await;
+        let version = between(&farah.get("/console/replies").await.body.clone(), "name=\"version\" value=\"", "\"");
 
         // Broken YAML in the whole-file box: where, and what.
         let broken = "replies:\n  - id: thanks\n    title: [Thanks\n    text: {en: a, ur: ب}\n";
         let refused = farah.post("/console/replies", &[("op", "file"), ("version", &version), ("yaml", broken)]).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        let body = refused.body();
+        let body = refused.body.clone();
         assert!(body.contains("Nothing was saved"), "{body}");
         assert!(body.contains("canned-replies.yaml:3:") || body.contains("canned-replies.yaml:4:"), "{body}");
         assert!(body.contains("error: YAML"), "{body}");
@@ -503,7 +419,7 @@ both_backends! {
         let wrong = "replies:\n  - id: Thanks!\n    title: T\n    text: {en: a, ur: ب, fr: c}\n";
         let refused = farah.post("/console/replies", &[("op", "file"), ("version", &version), ("yaml", wrong)]).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        assert!(refused.body().contains("canned-replies.yaml:4:26: error: YAML: unknown field `fr`"), "{}", refused.body());
+        assert!(refused.body.clone().contains("canned-replies.yaml:4:26: error: YAML: unknown field `fr`"), "{}", refused.body.clone());
         assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
 
         // A reply's form without its Urdu text.
@@ -514,7 +430,7 @@ both_backends! {
             ])
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        assert!(refused.body().contains("reply `thanks`: the Urdu text (`text.ur`) is empty"), "{}", refused.body());
+        assert!(refused.body.clone().contains("reply `thanks`: the Urdu text (`text.ur`) is empty"), "{}", refused.body.clone());
         assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
 
         // The experts still get the replies as they were.
@@ -528,8 +444,8 @@ both_backends! {
         let file = content.path().join("canned-replies.yaml");
         let Some(app) = app_on(backend, content.path().to_path_buf()).await else { return };
         account(&app, "farah", "staff").await;
-        let farah = Console::sign_in(&app, "farah").await;
-        let version = between(&farah.get("/console/replies").await.body(), "name=\"version\" value=\"", "\"");
+        let farah = signed_in(&app, "farah").await;
+        let version = between(&farah.get("/console/replies").await.body.clone(), "name=\"version\" value=\"", "\"");
         let fields = [("op", "file"), ("version", version.as_str()), ("yaml", "replies: []\n")];
 
         // The console's own browser helper, with a forged and with an empty token.
@@ -542,13 +458,13 @@ both_backends! {
         }
         // The right token, from another site.
         let mut with_token = fields.to_vec();
-        with_token.push(("csrf", farah.csrf.as_str()));
+        with_token.push(("csrf", farah.csrf.as_deref().expect("signed in")));
         let cross = farah
             .send(farah.client.post(app.url("/console/replies")).header("sec-fetch-site", "cross-site").form(&with_token))
             .await;
         assert_eq!(cross.status, StatusCode::FORBIDDEN);
         // Nobody signed in.
-        let anonymous = Console::anonymous(&app).post("/console/replies", &with_token).await;
+        let anonymous = Browser::new(&app).post("/console/replies", &with_token).await;
         assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
         assert_eq!(anonymous.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/login"));
         assert_eq!(std::fs::read_to_string(&file).expect("file"), REPLIES);
@@ -562,37 +478,37 @@ both_backends! {
         let code = english_ticket(&mut teacher, "my class is too noisy, what do i do").await;
         account(&app, "sana", "expert").await;
         account(&app, "farah", "staff").await;
-        let sana = Console::sign_in(&app, "sana").await;
+        let sana = signed_in(&app, "sana").await;
         let ticket = format!("/console/tickets/{code}");
-        assert!(!sana.get(&ticket).await.body().contains("knowledge-base draft"), "no answer yet");
+        assert!(!sana.get(&ticket).await.body.clone().contains("knowledge-base draft"), "no answer yet");
         let not_yet = sana.post(&format!("{ticket}/draft"), &[]).await;
         assert_eq!(not_yet.status, StatusCode::CONFLICT);
 
         sana.post(&format!("{ticket}/answer"), &[("text", "Agree on a quiet signal & praise the first quiet row."), ("nonce", "00000000000000d1")]).await;
         teacher.expect_reply_containing("quiet signal").await;
-        let page = sana.get(&ticket).await.body();
+        let page = sana.get(&ticket).await.body.clone();
         assert!(page.contains("Make a knowledge-base draft from this answer"), "{page}");
 
         let name = format!("knowledge-base/articles/draft-{}.md", code.to_lowercase());
         let written = sana.post(&format!("{ticket}/draft"), &[]).await;
         assert_eq!(written.status, StatusCode::OK);
-        assert!(written.body().contains(&format!("Draft written: {name}")), "{}", written.body());
+        assert!(written.body.clone().contains(&format!("Draft written: {name}")), "{}", written.body.clone());
         let path = content.path().join(&name);
         let draft = std::fs::read_to_string(&path).expect("draft written");
         assert!(draft.contains("draft: true") && draft.contains("praise the first quiet row"), "{draft}");
         assert!(draft.contains(&format!("Drafted from ticket {code}, answered by sana")), "{draft}");
-        assert!(sana.get(&ticket).await.body().contains(&format!("A draft exists already: {name}")));
+        assert!(sana.get(&ticket).await.body.clone().contains(&format!("A draft exists already: {name}")));
 
         // Pressed again: refused, naming the file, which is unchanged.
         std::fs::write(&path, format!("{draft}\n<!-- edited by a person -->\n")).expect("edit");
         let again = sana.post(&format!("{ticket}/draft"), &[]).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
-        assert!(again.body().contains(&format!("exists already: {name}")), "{}", again.body());
+        assert!(again.body.clone().contains(&format!("exists already: {name}")), "{}", again.body.clone());
         assert!(std::fs::read_to_string(&path).expect("draft").ends_with("<!-- edited by a person -->\n"));
         assert!(baithak::content::load(content.path()).is_ok(), "`baithak check` accepts the draft");
 
         // Staff may not press it.
-        let farah = Console::sign_in(&app, "farah").await;
+        let farah = signed_in(&app, "farah").await;
         assert_eq!(farah.post(&format!("{ticket}/draft"), &[]).await.status, StatusCode::FORBIDDEN);
         app.stop().await;
     }

@@ -117,13 +117,13 @@ both_backends! {
         assert!(lessons.contains("part 1 of 2"), "{lessons}");
 
         // The same figures as CSV, with a byte-order mark so spreadsheets show Urdu and Bangla.
-        let csv = farah.get_bytes("/console/insights/export/issues.csv").await;
+        let csv = farah.get("/console/insights/export/issues.csv").await.bytes;
         assert!(csv.starts_with(b"\xEF\xBB\xBF"), "byte-order mark");
         let csv = String::from_utf8(csv[3..].to_vec()).expect("UTF-8");
         assert!(csv.starts_with("issue,label,questions,teachers,languages"), "{csv}");
         assert!(csv.contains("میری کلاس میں بہت شور ہوتا ہے"), "{csv}");
         assert!(csv.contains("\"en 1, ur 1, roman_ur 1, bn 1\""), "{csv}");
-        let quiz_csv = farah.get_bytes("/console/insights/export/quiz-items.csv").await;
+        let quiz_csv = farah.get("/console/insights/export/quiz-items.csv").await.bytes;
         assert!(String::from_utf8_lossy(&quiz_csv).contains("The class is noisy. First step?,3,3,100.0"));
 
         // And in the terminal: `baithak report issues` prints what the page shows.
@@ -168,7 +168,7 @@ both_backends! {
         assert!(gaps.contains("2 (100 %)"), "both went to an expert: {gaps}");
         let elsewhere = farah.get("/console/insights?district=Lahore").await;
         assert!(elsewhere.body.contains("id=\"no-gaps\""), "{}", elsewhere.body);
-        let gaps_csv = farah.get_bytes("/console/insights/export/gaps.csv?district=Kasur").await;
+        let gaps_csv = farah.get("/console/insights/export/gaps.csv?district=Kasur").await.bytes;
         assert!(String::from_utf8_lossy(&gaps_csv).contains("sign language"));
         app.stop().await;
     }
@@ -199,7 +199,7 @@ both_backends! {
             sly.expect_reply_containing("HD-").await;
             sly.expect_reply_containing("Main menu").await;
         }
-        let tickets = farah.get_bytes("/console/insights/export/tickets.csv").await;
+        let tickets = farah.get("/console/insights/export/tickets.csv").await.bytes;
         let tickets = String::from_utf8_lossy(&tickets);
         assert!(tickets.contains("\"'=HYPERLINK(\"\"http://x.example\"\""), "{tickets}");
         assert!(!tickets.contains(",=HYPERLINK"), "{tickets}");
