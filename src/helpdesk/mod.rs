@@ -430,7 +430,11 @@ impl Helpdesk<'_> {
         }
         self.s.helpdesk.asked += 1;
         let number = self.s.helpdesk.asked;
-        let found = self.cx.kb.search(text, 3);
+        // As many hits as a clustering signature keeps, so logging reuses this search.
+        let found = self
+            .cx
+            .kb
+            .search(text, crate::insights::cluster::TOP_ARTICLES);
         let answer = self.cx.kb.answer(&found).cloned();
         let mut record = QuestionRecord {
             number,
@@ -440,7 +444,7 @@ impl Helpdesk<'_> {
             confidence: found.confidence,
             article: answer.as_ref().map(|a| a.id.clone()),
             outcome: Outcome::Answered,
-            signature: crate::insights::signature(self.cx.kb, text),
+            signature: crate::insights::cluster::signature_with(self.cx.kb, text, &found),
         };
         let Some(article) = answer else {
             record.outcome = Outcome::Escalated;

@@ -188,7 +188,23 @@ impl Cluster {
 #[must_use]
 pub fn signature(kb: &KnowledgeBase, text: &str) -> Signature {
     let text = clip(text, MAX_CHARS);
-    let found = kb.search(text, TOP_ARTICLES);
+    signed(kb, text, &kb.search(text, TOP_ARTICLES))
+}
+
+/// [`signature`], reusing `found`, the search the helpdesk already made for `text` with
+/// [`TOP_ARTICLES`] hits, so logging a question searches once; a text longer than a
+/// signature reads is searched again, clipped, so the result is the same as [`signature`]'s.
+#[must_use]
+pub fn signature_with(kb: &KnowledgeBase, text: &str, found: &Found) -> Signature {
+    let clipped = clip(text, MAX_CHARS);
+    if clipped.len() == text.len() && found.hits.len() <= TOP_ARTICLES {
+        signed(kb, text, found)
+    } else {
+        signature(kb, text)
+    }
+}
+
+fn signed(kb: &KnowledgeBase, text: &str, found: &Found) -> Signature {
     let best = found.hits.first().map_or(0.0, |hit| hit.score);
     let articles = found
         .hits
@@ -204,8 +220,8 @@ pub fn signature(kb: &KnowledgeBase, text: &str) -> Signature {
         articles,
         topic: found.topic.clone(),
         confidence: round(found.confidence),
-        answered: kb.answer(&found).is_some(),
-        matter: matter(kb, &found, &plain),
+        answered: kb.answer(found).is_some(),
+        matter: matter(kb, found, &plain),
         words: keys,
     }
 }
@@ -908,6 +924,24 @@ mod tests {
                     .expect("the shipped content loads")
             })
             .knowledge
+    }
+
+    #[test]
+    fn a_signature_from_the_helpdesk_search_equals_one_computed_later() {
+        let kb = shipped();
+        let long = "my class is too noisy ".repeat(80);
+        for text in [
+            "meri class mein bohat shor hai",
+            "میری کلاس میں شور ہے",
+            long.as_str(),
+        ] {
+            let found = kb.search(text, TOP_ARTICLES);
+            assert_eq!(
+                signature_with(kb, text, &found),
+                signature(kb, text),
+                "{text}"
+            );
+        }
     }
 
     fn item(id: i64, written: Written, signature: Signature) -> Item {
