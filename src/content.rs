@@ -26,6 +26,8 @@ pub struct Content {
     pub helpdesk: crate::helpdesk::Config,
     /// The experts' canned replies (`canned-replies.yaml`; none when absent).
     pub canned: crate::helpdesk::canned::Replies,
+    /// The programme: calendar, pathways, reminders (`programme/*.yaml`).
+    pub programme: crate::programme::Programme,
     /// Warnings found while loading (errors prevent a `Content` from existing).
     pub warnings: Vec<Diagnostic>,
 }
@@ -76,6 +78,8 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
     } else {
         crate::helpdesk::canned::Replies::default()
     };
+    let programme =
+        crate::programme::load(root, loaded.dialogues.as_ref(), &topics, &mut diagnostics);
     let failed = crate::diagnostic::sort(&mut diagnostics);
     match loaded.dialogues {
         Some(dialogues) if !failed => Ok(Content {
@@ -84,6 +88,7 @@ pub fn load(root: &Path) -> Result<Content, Vec<Diagnostic>> {
             knowledge,
             helpdesk,
             canned,
+            programme,
             warnings: diagnostics,
         }),
         _ => Err(diagnostics),

@@ -8,6 +8,7 @@
 
 pub mod cpd;
 pub mod desk;
+pub mod programme;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -58,6 +59,8 @@ struct Inner {
     delivered: watch::Sender<u64>,
     /// Bumped when a commit attached a file to a ticket (the media keeper waits on it).
     attached: watch::Sender<u64>,
+    /// Bumped when a commit scheduled jobs (the scheduler looks at once).
+    jobs: watch::Sender<u64>,
     /// The experts' Telegram group (chat id), when there is one.
     expert_group: Option<String>,
 }
@@ -86,6 +89,7 @@ impl Conversations {
                 committed,
                 delivered: watch::channel(0).0,
                 attached: watch::channel(0).0,
+                jobs: watch::channel(0).0,
                 expert_group: None,
             }),
         }
@@ -173,6 +177,12 @@ impl Conversations {
     #[must_use]
     pub fn subscribe_deliveries(&self) -> watch::Receiver<u64> {
         self.inner.delivered.subscribe()
+    }
+
+    /// A receiver that changes when a commit scheduled jobs (the scheduler waits on it).
+    #[must_use]
+    pub fn subscribe_jobs(&self) -> watch::Receiver<u64> {
+        self.inner.jobs.subscribe()
     }
 
     /// A receiver that changes when a teacher's file was attached to a ticket.
@@ -603,6 +613,13 @@ impl Conversations {
         if files {
             self.inner.attached.send_modify(|n| *n = n.wrapping_add(1));
         }
+        let jobs = commits
+            .iter()
+            .flat_map(|c| &c.programme)
+            .any(|e| matches!(e, crate::programme::Effect::ScheduleJob { .. }));
+        if jobs {
+            self.inner.jobs.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(())
     }
 
@@ -714,6 +731,7 @@ fn step_group(
         dialogues: &content.dialogues,
         kb: &content.knowledge,
         config: &content.helpdesk,
+        programme: &content.programme,
     };
     let mut state: TeacherState = serde_json::from_str(&conversation.state).unwrap_or_else(|err| {
         warn!(teacher.id = conversation.teacher_id, error = %err, "unreadable state; starting over");
@@ -785,6 +803,8 @@ fn step_group(
             InboundMessage::ExpertAnswer { ticket, .. } => Some(ticket.clone()),
             // A CPD notice neither: its rows name the plan, which follows them (`cpd`).
             InboundMessage::CpdNotice(notice) => Some(crate::store::notice_tag(notice.plan)),
+            // Nor the programme's: its rows carry the occasion's tag.
+            InboundMessage::Programme(message) => Some(message.tag()),
             _ => {
                 commit.reachable = Some(true);
                 commit.wrote = true;
@@ -798,6 +818,9 @@ fn step_group(
                 helpdesk::expert_answer(cx, &state, ticket, text, now)
             }
             InboundMessage::CpdNotice(notice) => helpdesk::notice::cpd(cx, &state, notice, now),
+            InboundMessage::Programme(message) => {
+                crate::programme::deliver(cx, &state, message, now)
+            }
             _ => helpdesk::step(cx, &state, &input, now),
         };
         let node = step.state.dialogue.at.as_ref().map(|c| c.node.to_string());
@@ -1055,6 +1078,7 @@ fn apply_helpdesk(
         }
         helpdesk::Effect::Comment { code, text } => commit.comments.push((code, text)),
         helpdesk::Effect::Reopen { code } => commit.reopened.push(code),
+        helpdesk::Effect::Programme(effect) => commit.programme.push(effect),
     }
 }
 

@@ -48,6 +48,7 @@ pub mod insights;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;
+pub mod programme;
 pub mod report_cli;
 pub mod reports;
 pub mod schedule;

@@ -253,6 +253,8 @@ impl Scheduler {
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let mut moves = self.inner.conversations.clock().moves();
         let manual = moves.is_some();
+        // Conversations schedule jobs too (a quiz retry, a school summary asked for).
+        let mut scheduled = self.inner.conversations.subscribe_jobs();
         let mut series_started = false;
         tokio::pin!(stop);
         loop {
@@ -283,6 +285,7 @@ impl Scheduler {
             tokio::select! {
                 () = &mut stop => return,
                 () = self.inner.wake.notified() => {}
+                Ok(()) = scheduled.changed() => {}
                 () = moved => {}
                 () = tokio::time::sleep(wait) => {}
             }

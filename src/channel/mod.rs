@@ -92,6 +92,9 @@ pub enum InboundMessage {
     /// A CPD session that covers something the teacher asked, planned by programme staff and
     /// told in the teacher's conversation like an expert's answer.
     CpdNotice(crate::helpdesk::notice::CpdNotice),
+    /// Something the programme says in this teacher's conversation (an announcement, a
+    /// reminder, a broadcast, a certificate): see [`crate::programme`].
+    Programme(crate::programme::Message),
     /// What became of a message Baithak sent (WhatsApp statuses: sent, delivered, read,
     /// failed), applied to the outbox row it belongs to.
     Delivery {
@@ -135,6 +138,7 @@ impl InboundMessage {
             | InboundMessage::Group { .. }
             | InboundMessage::ExpertAnswer { .. }
             | InboundMessage::CpdNotice(_)
+            | InboundMessage::Programme(_)
             | InboundMessage::Delivery { .. }
             | InboundMessage::Ignored { .. } => Input::Unsupported,
         }
@@ -187,6 +191,7 @@ impl InboundMessage {
             InboundMessage::Group { text, .. } => format!("<group> {text}"),
             InboundMessage::ExpertAnswer { ticket, text } => format!("<expert, {ticket}> {text}"),
             InboundMessage::CpdNotice(notice) => format!("<CPD notice, plan {}>", notice.plan),
+            InboundMessage::Programme(message) => message.transcript_text(),
             InboundMessage::Reachability { reachable: true } => "<unblocked>".to_string(),
             InboundMessage::Reachability { reachable: false } => "<blocked>".to_string(),
             InboundMessage::Resume => "<resume>".to_string(),

@@ -34,6 +34,8 @@ pub struct Context<'a> {
     pub kb: &'a KnowledgeBase,
     /// Office hours and pools.
     pub config: &'a Config,
+    /// The programme's content (calendar, pathways, reminders).
+    pub programme: &'a crate::programme::Programme,
 }
 
 /// Everything kept about one teacher's conversation: the dialogue's state and the helpdesk's.
@@ -45,6 +47,12 @@ pub struct TeacherState {
     /// The helpdesk's.
     #[serde(default, skip_serializing_if = "HelpdeskState::is_empty")]
     pub helpdesk: HelpdeskState,
+    /// The programme features'.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::programme::ProgrammeState::is_empty"
+    )]
+    pub programme: crate::programme::ProgrammeState,
 }
 
 /// The helpdesk's part of a conversation.
@@ -205,6 +213,8 @@ pub enum Effect {
         /// The words.
         text: String,
     },
+    /// A programme feature's record (an RSVP, a shared practice, a job to schedule).
+    Programme(crate::programme::Effect),
 }
 
 /// The result of one step.
@@ -326,11 +336,33 @@ pub fn ticket_code(seed: u64, question: u32) -> String {
     code
 }
 
-struct Helpdesk<'a> {
-    cx: Context<'a>,
-    s: TeacherState,
-    effects: Vec<Effect>,
-    now: DateTime<Utc>,
+/// One step in the making: the state so far and the effects gathered. Programme features
+/// ([`crate::programme`]) build their steps with it too.
+pub(crate) struct Helpdesk<'a> {
+    pub(crate) cx: Context<'a>,
+    pub(crate) s: TeacherState,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) now: DateTime<Utc>,
+}
+
+impl<'a> Helpdesk<'a> {
+    /// A step starting from `state`.
+    pub(crate) fn new(cx: Context<'a>, state: &TeacherState, now: DateTime<Utc>) -> Helpdesk<'a> {
+        Helpdesk {
+            cx,
+            s: state.clone(),
+            effects: Vec::new(),
+            now,
+        }
+    }
+
+    /// The step made.
+    pub(crate) fn finish(self) -> Step {
+        Step {
+            state: self.s,
+            effects: self.effects,
+        }
+    }
 }
 
 impl Helpdesk<'_> {
@@ -343,6 +375,10 @@ impl Helpdesk<'_> {
         }
         // CPD notices: "stop notices" / "notices on" from anywhere, the place kept (`notice`).
         if notice::handled(self, input) {
+            return;
+        }
+        // Programme features: their buttons, commands and guided dialogues.
+        if crate::programme::handle(self, input) {
             return;
         }
         // While a rating is awaited, a typed 1–5 (in any script), 👍 or 👎 is the rating.
@@ -399,7 +435,7 @@ impl Helpdesk<'_> {
         }
     }
 
-    fn is_command(&self, text: &str) -> bool {
+    pub(crate) fn is_command(&self, text: &str) -> bool {
         let normalized = crate::language::normalize(text);
         self.cx
             .dialogues
@@ -611,7 +647,7 @@ impl Helpdesk<'_> {
     }
 
     /// Shows again where the conversation waits.
-    fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         if self.s.dialogue.at.is_none() {
             return;
         }
@@ -623,14 +659,16 @@ impl Helpdesk<'_> {
             .extend(step.effects.into_iter().map(Effect::Dialogue));
     }
 
-    fn text(&self, key: &str) -> String {
+    /// A system text (`_system.yaml`) in the teacher's language; the key itself when missing.
+    pub(crate) fn text(&self, key: &str) -> String {
         self.cx.dialogues.texts.get(key).map_or_else(
             || key.to_string(),
             |t| t.get(self.s.dialogue.lang).to_string(),
         )
     }
 
-    fn say(&mut self, text: String, choices: Vec<Button>) {
+    /// Says `text` with `choices` as buttons.
+    pub(crate) fn say(&mut self, text: String, choices: Vec<Button>) {
         self.effects
             .push(Effect::Dialogue(dialogue::Effect::Say(Reply {
                 text,

@@ -28,6 +28,9 @@ pub const OFF_COMMAND: &str = "notices_off";
 /// The command (in `_system.yaml`) that turns notices on again.
 pub const ON_COMMAND: &str = "notices_on";
 
+/// The command whose words also turn programme messages on again for a teacher who said STOP.
+pub const START_COMMAND: &str = "start";
+
 /// How many characters of the teacher's own question a notice quotes.
 pub const QUOTED_CHARS: usize = 90;
 
@@ -210,6 +213,10 @@ pub fn command(cx: Context<'_>, state: &TeacherState, text: &str) -> Option<bool
     if matching::is_word(text, on) {
         return Some(true);
     }
+    // "START" after STOP turns messages on again (otherwise it is the `start` command).
+    if !wants_notices(state) && matching::is_word(text, words(START_COMMAND)) {
+        return Some(true);
+    }
     if awaits_free_text(cx, state) {
         return None;
     }
@@ -256,7 +263,7 @@ impl Helpdesk<'_> {
     /// Shows again the step on screen when the teacher is in the middle of a lesson, a quiz or
     /// a question they were answering, without changing anything (unlike `resume`,
     /// which starts a quiz's attempt over).
-    fn reshow(&mut self) {
+    pub(crate) fn reshow(&mut self) {
         let Some(cursor) = &self.s.dialogue.at else {
             return;
         };
@@ -449,12 +456,15 @@ mod tests {
     });
     static KB: LazyLock<KnowledgeBase> = LazyLock::new(KnowledgeBase::default);
     static CONFIG: LazyLock<Config> = LazyLock::new(Config::default);
+    static PROGRAMME: LazyLock<crate::programme::Programme> =
+        LazyLock::new(crate::programme::Programme::default);
 
     fn cx() -> Context<'static> {
         Context {
             dialogues: &DIALOGUES,
             kb: &KB,
             config: &CONFIG,
+            programme: &PROGRAMME,
         }
     }
 
@@ -537,7 +547,10 @@ mod tests {
             "the score so far is kept"
         );
         let texts = said(&step.effects);
-        assert!(texts[0].contains("اطلاعات نہیں ملیں گی"), "{texts:?}");
+        assert!(
+            texts[0].contains("اطلاعات یا عمومی پیغامات نہیں ملیں گے"),
+            "{texts:?}"
+        );
         assert!(
             texts.iter().any(|t| t.contains("کلاس میں شور ہے")),
             "the question again: {texts:?}"
@@ -591,7 +604,7 @@ mod tests {
             texts[0].contains("২৬ নভেম্বর, বৃহস্পতিবার বিকেল ৪:০০টায়"),
             "{texts:?}"
         );
-        assert!(texts[0].contains("নোটিশ বন্ধ"), "how to stop: {texts:?}");
+        assert!(texts[0].contains("STOP বা “বন্ধ”"), "how to stop: {texts:?}");
     }
 
     /// Thursday 26 November 2026, 16:00 in Karachi.

@@ -108,12 +108,15 @@ pub use plans::{
 };
 mod insights;
 mod jobs;
+pub(crate) mod programme;
+mod segments;
 pub use aliases::Identity;
 pub use console::{QueueFilter, QueueRow, StaffSession, StaffUser, TranscriptLine};
 pub use insights::{
     AskedQuestion, LessonCount, QuizItemCount, ReportFilter, TicketLine, TicketTimes, TopicCount,
 };
 pub use jobs::{Job, JobEnd, JobFilter, JobStatus, NewJob};
+pub use segments::Recipient;
 mod helpdesk;
 pub(crate) mod whatsapp;
 

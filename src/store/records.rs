@@ -114,6 +114,8 @@ pub struct Commit {
     pub reopened: Vec<String>,
     /// Platform statuses of sent messages.
     pub deliveries: Vec<Delivery>,
+    /// Programme features' records (`store::programme`).
+    pub programme: Vec<crate::programme::Effect>,
 }
 
 /// What the platform says became of a sent message.
@@ -400,11 +402,11 @@ macro_rules! write_commits {
             }
         }
         // Profile columns that changed, one row per teacher; NULL keeps the old value.
-        let profiles: Vec<(i64, [Option<&str>; 7])> = commits
+        let profiles: Vec<(i64, [Option<&str>; 8])> = commits
             .iter()
             .filter(|c| !c.profile.is_empty())
             .map(|c| {
-                let mut row: [Option<&str>; 7] = [None; 7];
+                let mut row: [Option<&str>; 8] = [None; 8];
                 for (field, value) in &c.profile {
                     let at = match field.as_str() {
                         "name" => 0,
@@ -414,6 +416,7 @@ macro_rules! write_commits {
                         "grades" => 4,
                         "subjects" => 5,
                         "consent" => 6,
+                        "notices" => 7,
                         _ => continue,
                     };
                     row[at] = Some(value.as_str());
@@ -422,13 +425,14 @@ macro_rules! write_commits {
             })
             .filter(|(_, row)| row.iter().any(Option::is_some))
             .collect();
-        for chunk in pow2_chunks(&profiles, 8) {
+        for chunk in pow2_chunks(&profiles, 9) {
             let sql = format!(
                 "UPDATE teachers SET name = COALESCE(v.column2, teachers.name), role = COALESCE(v.column3, teachers.role), \
                  district = COALESCE(v.column4, teachers.district), school = COALESCE(v.column5, teachers.school), \
                  grades = COALESCE(v.column6, teachers.grades), subjects = COALESCE(v.column7, teachers.subjects), \
-                 consent = COALESCE(v.column8, teachers.consent) FROM (VALUES {}) AS v WHERE teachers.id = v.column1",
-                value_rows(&["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"], chunk.len())
+                 consent = COALESCE(v.column8, teachers.consent), notices = COALESCE(v.column9, teachers.notices) \
+                 FROM (VALUES {}) AS v WHERE teachers.id = v.column1",
+                value_rows(&["BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"], chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (teacher, row) in chunk {
@@ -595,6 +599,9 @@ macro_rules! write_commits {
             }
             for delivery in &c.deliveries {
                 $crate::store::whatsapp::apply_delivery!($tx, delivery, ms(c.now));
+            }
+            for effect in &c.programme {
+                $crate::store::programme::write_effect!($tx, c, effect);
             }
             for code in &c.reopened {
                 sqlx::query(
