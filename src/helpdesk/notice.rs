@@ -529,6 +529,24 @@ mod tests {
     }
 
     #[test]
+    fn stop_and_start_in_every_language() {
+        let mut menu = at("main", "menu", Lang::En);
+        for words in ["STOP", "stop", "band karo", "Band kar do", "بند کرو", "বন্ধ"] {
+            assert_eq!(command(cx(), &menu, words), Some(false), "{words}");
+        }
+        for words in ["shuru karo", "چالو کریں", "চালু"] {
+            assert_eq!(command(cx(), &menu, words), Some(true), "{words}");
+        }
+        // START is the start command for everyone else; after STOP it turns messages on.
+        assert_eq!(command(cx(), &menu, "START"), None);
+        menu.dialogue
+            .profile
+            .insert(FIELD.to_string(), "off".to_string());
+        assert_eq!(command(cx(), &menu, "START"), Some(true));
+        assert_eq!(command(cx(), &menu, "/start"), Some(true));
+    }
+
+    #[test]
     fn turning_notices_off_keeps_the_place_and_says_so_in_the_teachers_language() {
         let mut state = at("demo", "q1", Lang::Ur);
         state.dialogue.quiz = Some(QuizRun {
