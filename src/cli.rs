@@ -33,6 +33,10 @@ pub struct Cli {
     /// Database connections in the pool.
     #[arg(long, env = "BAITHAK_DB_CONNECTIONS", global = true)]
     pub db_connections: Option<u32>,
+    /// Where Baithak is reached from the internet (certificate pictures and verification
+    /// links), e.g. `https://baithak.example.org`.
+    #[arg(long, env = "BAITHAK_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Telegram options (all optional; Telegram is on when a bot token is set).
     #[command(flatten)]
     pub telegram: TelegramArgs,
@@ -300,6 +304,9 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::kb_cli::KbAction,
     },
+    /// Broadcasts to segments of teachers: send one (preview, confirm, watch), or list,
+    /// follow, pause, resume, cancel. The running server sends; this command only watches.
+    Broadcast(crate::broadcast_cli::BroadcastArgs),
     /// Measure the engine and the end-to-end pipeline; print a table.
     Bench {
         /// Benchmark a channel end to end instead (`bench telegram`).
@@ -320,6 +327,10 @@ pub enum Command {
 /// Channel benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchChannel {
+    /// A broadcast to many teachers seeded in the database, sent by the bot as a child process
+    /// to the fake Bot API and Graph API: the rate each fake sees, duplicates and losses
+    /// across a kill and restart.
+    Broadcast(crate::bench_broadcast::Plan),
     /// The bot as a child process against the fake Bot API, with simulated teachers.
     Telegram {
         /// Simulated teachers.
@@ -449,6 +460,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         telegram: cli.telegram.settings(),
         whatsapp: cli.whatsapp.settings()?,
+        public_url: cli.public_url,
     };
     match command {
         Command::Serve { listen } => {
@@ -473,6 +485,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kb { action } => crate::kb_cli::run(&settings, action).await,
         Command::User { action } => crate::user_cli::run(&settings, action).await,
         Command::Report { action } => crate::report_cli::run(&settings, action).await,
+        Command::Broadcast(args) => crate::broadcast_cli::run(&settings, args).await,
+        Command::Bench {
+            channel: Some(BenchChannel::Broadcast(plan)),
+            ..
+        } => {
+            crate::telemetry::init("error");
+            crate::bench_broadcast::run(&settings.content_dir, plan).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Telegram { action } => telegram(&settings, action).await,
         Command::Migrate => {
             crate::telemetry::init("info");
@@ -586,7 +607,19 @@ fn check(root: &std::path::Path) -> ExitCode {
                 content.knowledge.index.articles.len() + content.knowledge.drafts,
                 content.knowledge.drafts
             );
-            (content.warnings, Some(summary))
+            // Sessions in the past are an error here only: a running server skips them.
+            let calendar = root
+                .join(crate::programme::DIR)
+                .join(crate::programme::calendar::FILE);
+            let past = content.programme.calendar.past(
+                &calendar,
+                chrono::Utc::now(),
+                content.helpdesk.timezone,
+            );
+            let mut diagnostics = content.warnings;
+            let summary = past.is_empty().then_some(summary);
+            diagnostics.extend(past);
+            (diagnostics, summary)
         }
         Err(diagnostics) => (diagnostics, None),
     };

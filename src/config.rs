@@ -20,6 +20,10 @@ pub struct Settings {
     pub telegram: Option<crate::channel::telegram::TelegramSettings>,
     /// WhatsApp, when an app secret is set.
     pub whatsapp: Option<crate::channel::whatsapp::WhatsAppSettings>,
+    /// Where Baithak is reached from the internet (`BAITHAK_PUBLIC_URL`, e.g.
+    /// `https://baithak.example.org`): certificate pictures are sent by URL under it and
+    /// verification links point to it. Without it certificates go as text only.
+    pub public_url: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -31,6 +35,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("telegram", &self.telegram)
             .field("whatsapp", &self.whatsapp)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }

@@ -63,6 +63,9 @@ struct Inner {
     jobs: watch::Sender<u64>,
     /// The experts' Telegram group (chat id), when there is one.
     expert_group: Option<String>,
+    /// Where Baithak's public pages are reached from outside (`BAITHAK_PUBLIC_URL`), for
+    /// pictures sent by URL and verification links.
+    public_url: Option<String>,
 }
 
 /// Defaults for a teacher's first contact.
@@ -91,6 +94,7 @@ impl Conversations {
                 attached: watch::channel(0).0,
                 jobs: watch::channel(0).0,
                 expert_group: None,
+                public_url: None,
             }),
         }
     }
@@ -103,6 +107,24 @@ impl Conversations {
             inner.expert_group = group.map(|g| g.to_string());
         }
         self
+    }
+
+    /// Pictures (certificates) are sent by URL under `url`; without one, their captions go
+    /// alone. Call before the conversations are shared.
+    #[must_use]
+    pub fn with_public_url(mut self, url: Option<String>) -> Conversations {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.public_url = url
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty());
+        }
+        self
+    }
+
+    /// Baithak's public URL (no trailing slash), when configured.
+    #[must_use]
+    pub fn public_url(&self) -> Option<&str> {
+        self.inner.public_url.as_deref()
     }
 
     /// The experts' Telegram group (chat id), when there is one.
@@ -609,14 +631,23 @@ impl Conversations {
         let files = commits
             .iter()
             .flat_map(|c| &c.ticket_messages)
-            .any(|m| m.file_id.is_some());
+            .any(|m| m.file_id.is_some())
+            || commits.iter().flat_map(|c| &c.programme).any(|e| {
+                matches!(e, crate::programme::Effect::SharePractice(shared) if shared.photo.is_some())
+            });
         if files {
             self.inner.attached.send_modify(|n| *n = n.wrapping_add(1));
         }
         let jobs = commits
             .iter()
             .flat_map(|c| &c.programme)
-            .any(|e| matches!(e, crate::programme::Effect::ScheduleJob { .. }));
+            .any(|e| {
+                matches!(
+                    e,
+                    crate::programme::Effect::ScheduleJob { .. }
+                        | crate::programme::Effect::Verify { .. }
+                )
+            });
         if jobs {
             self.inner.jobs.send_modify(|n| *n = n.wrapping_add(1));
         }
@@ -1079,6 +1110,24 @@ fn apply_helpdesk(
         helpdesk::Effect::Comment { code, text } => commit.comments.push((code, text)),
         helpdesk::Effect::Reopen { code } => commit.reopened.push(code),
         helpdesk::Effect::Programme(effect) => commit.programme.push(effect),
+        helpdesk::Effect::Photo { reply, path, link } => {
+            commit.transcript.push(TranscriptEntry {
+                direction: "out",
+                node: None,
+                body: format!("<picture {path}> {}", reply.text),
+            });
+            let photo = crate::channel::OutboundPhoto {
+                photo: path,
+                link,
+                reply,
+            };
+            commit.outbox.push(OutboundRecord {
+                channel: event.channel.clone(),
+                channel_user: event.channel_user.clone(),
+                payload: serde_json::to_string(&Outbound::Photo(photo)).unwrap_or_default(),
+                ticket: None,
+            });
+        }
     }
 }
 

@@ -24,6 +24,7 @@
 //!   expert group.
 //! - [`schedule`]: PURE. The scheduler's policy: late jobs, quiet hours, recurrence, retries.
 //! - [`scheduler`]: persisted jobs claimed with a lease and run by kind (housekeeping first).
+//! - [`certificate`]: certificate images (SVG template, shaped text, PNG).
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram, WhatsApp).
 //! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz`.
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
@@ -32,10 +33,14 @@
 //!   the benchmark.
 
 pub mod bench;
+pub mod bench_broadcast;
 pub mod bench_child;
 pub mod bench_telegram;
 pub mod bench_whatsapp;
+pub mod certificate;
 pub mod channel;
+pub mod broadcast;
+pub mod broadcast_cli;
 pub mod cli;
 pub mod clock;
 pub mod config;

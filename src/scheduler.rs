@@ -16,7 +16,12 @@
 //! - [`Handler`]: one kind of job: its [`Policy`] and what running it does.
 //! - [`housekeeping`]: the first kind, daily clean-up of the console's tables.
 
+pub mod calendar;
 pub mod housekeeping;
+pub mod practice;
+pub mod reminders;
+pub mod school;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -95,7 +100,24 @@ pub struct Pass {
 /// The jobs this build knows: every kind a `serve` instance runs.
 #[must_use]
 pub fn standard(conversations: Conversations) -> Scheduler {
-    Scheduler::new(conversations, vec![Arc::new(housekeeping::Housekeeping)])
+    let reminders = reminders::Reminders::new(&conversations);
+    Scheduler::new(
+        conversations,
+        vec![
+            Arc::new(housekeeping::Housekeeping),
+            Arc::new(verify::Verify),
+            Arc::new(practice::Week),
+            Arc::new(practice::Send),
+            Arc::new(practice::Endorsed),
+            Arc::new(school::Summary),
+            Arc::new(school::Checkin),
+            Arc::new(reminders),
+            Arc::new(calendar::Sync),
+            Arc::new(calendar::Announce::before()),
+            Arc::new(calendar::Announce::after()),
+            Arc::new(crate::broadcast::Feeder),
+        ],
+    )
 }
 
 /// A runner and its handlers; cheap to clone.

@@ -31,6 +31,12 @@ pub enum Area {
     Content,
     /// CPD planning: recurring issues marked planned, sessions, notices to teachers.
     Plans,
+    /// Broadcasts to segments of teachers (issue 7).
+    Broadcasts,
+    /// The CPD-hour calendar: sessions, announcements, RSVPs (read-only).
+    Calendar,
+    /// Shared classroom practices: review (approve, reject) and the practice of the week.
+    Practices,
 }
 
 impl Role {
@@ -55,6 +61,9 @@ impl Role {
             (Role::Admin, _)
                 | (Role::Expert, Area::Tickets)
                 | (Role::Staff, Area::Insights | Area::Content | Area::Plans)
+                | (Role::Staff, Area::Broadcasts)
+                | (Role::Staff, Area::Calendar)
+                | (Role::Staff, Area::Practices)
         )
     }
 

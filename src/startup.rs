@@ -293,6 +293,12 @@ pub async fn open(settings: &Settings, clock: Clock) -> anyhow::Result<Conversat
         .await
         .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
     let handle = ContentHandle::new(root.clone(), loaded);
+    if settings.public_url.is_none() {
+        tracing::info!(
+            "BAITHAK_PUBLIC_URL is not set: certificates are sent as text, without their picture"
+        );
+    }
     Ok(Conversations::new(store, handle, clock)
-        .with_expert_group(settings.telegram.as_ref().and_then(|t| t.expert_group)))
+        .with_expert_group(settings.telegram.as_ref().and_then(|t| t.expert_group))
+        .with_public_url(settings.public_url.clone()))
 }

@@ -231,8 +231,48 @@ pub enum Outbound {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<(String, String)>,
     },
+    /// Show a picture with a caption (a certificate); before [`Outbound::Message`], which
+    /// would take it for a plain reply.
+    Photo(OutboundPhoto),
     /// Show a reply (last: untagged, it is tried after the variants with a `ticket`).
     Message(OutboundMessage),
+}
+
+/// A picture for a teacher with the reply as its caption (the outbox payload). Its paths are
+/// on Baithak's public site: a channel that fetches pictures by URL (Telegram, WhatsApp)
+/// makes them absolute with the public URL, and without one sends the caption alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundPhoto {
+    /// The picture's path (`/certificates/{code}.png`).
+    pub photo: String,
+    /// A page the caption points to (`/verify/{code}`).
+    pub link: String,
+    /// The caption and buttons.
+    #[serde(flatten)]
+    pub reply: Reply,
+}
+
+impl OutboundPhoto {
+    /// The picture's URL under `public_url`.
+    #[must_use]
+    pub fn photo_url(&self, public_url: &str) -> String {
+        format!("{}{}", public_url.trim_end_matches('/'), self.photo)
+    }
+
+    /// The caption with the link under `public_url` on a line of its own, when there is one.
+    #[must_use]
+    pub fn caption(&self, public_url: Option<&str>) -> Reply {
+        let mut reply = self.reply.clone();
+        if let Some(base) = public_url {
+            reply.text = format!(
+                "{}\n{}{}",
+                reply.text,
+                base.trim_end_matches('/'),
+                self.link
+            );
+        }
+        reply
+    }
 }
 
 /// A message for a teacher (the outbox payload).

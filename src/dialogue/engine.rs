@@ -269,6 +269,57 @@ pub fn resume(dialogues: &Dialogues, state: &State, now: DateTime<Utc>) -> Step 
     }
 }
 
+/// Goes to `target` as a jump would, from wherever the conversation waits: says what it says
+/// and waits where it waits. A lesson resumes at the part the teacher reached; a quiz
+/// attempt in progress is abandoned, so entering a quiz's first question starts a new one.
+/// For programme features that take the teacher somewhere (a reminder's "Continue").
+#[must_use]
+pub fn enter_node(
+    dialogues: &Dialogues,
+    state: &State,
+    target: &NodeRef,
+    now: DateTime<Utc>,
+) -> Step {
+    let mut m = Machine {
+        d: dialogues,
+        s: state.clone(),
+        effects: Vec::new(),
+        now,
+        vars: BTreeMap::new(),
+        here: None,
+    };
+    m.s.quiz = None;
+    m.enter(target.clone());
+    Step {
+        state: m.s,
+        effects: m.effects,
+    }
+}
+
+/// Starts tree `tree` at its start node (a programme's button that opens a lesson module);
+/// over from the start command when there is no such tree. A lesson shows the furthest part
+/// the teacher reached, as when it is chosen from the menu.
+#[must_use]
+pub fn start_tree(dialogues: &Dialogues, state: &State, tree: &str, now: DateTime<Utc>) -> Step {
+    let mut m = Machine {
+        d: dialogues,
+        s: state.clone(),
+        effects: Vec::new(),
+        now,
+        vars: BTreeMap::new(),
+        here: None,
+    };
+    m.s.quiz = None;
+    match dialogues.trees.get(tree) {
+        Some(t) => m.enter(NodeRef::new(tree, t.start.clone())),
+        None => m.start_over(),
+    }
+    Step {
+        state: m.s,
+        effects: m.effects,
+    }
+}
+
 /// Whether typed text reads like a question of its own rather than a mistyped choice: two
 /// words or more with letters in them ("ok", "3", "hmm" are not).
 fn looks_like_a_question(text: &str) -> bool {

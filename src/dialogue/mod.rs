@@ -16,7 +16,8 @@ pub mod tree;
 mod tests;
 
 pub use engine::{
-    Button, Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, Step, resume, step,
+    Button, Cursor, Effect, Input, ModuleProgress, Reply, Stage, State, Step, enter_node, resume,
+    step,
 };
 pub use load::{Loaded, SourceFile, load};
 pub use tree::{Dialogues, Module, Node, NodeRef, Text};

@@ -62,4 +62,12 @@ pub const TEXT_KEYS: &[&str] = &[
     "cpd_notice_footer",
     "notices_off",
     "notices_on",
+    // Reminders (`programme::reminders`).
+    "reminder_nudge",
+    "reminder_quiz_retry",
+    "reminder_continue",
+    "reminder_try_again",
+    "reminder_try_again_short",
+    "reminder_not_now",
+    "reminder_later",
 ];

@@ -215,6 +215,17 @@ pub enum Effect {
     },
     /// A programme feature's record (an RSVP, a shared practice, a job to schedule).
     Programme(crate::programme::Effect),
+    /// Show a picture with the reply's text as its caption (a certificate): `path` is the
+    /// picture's path on Baithak's public site, `link` a page to add to the caption (both
+    /// made absolute with the public URL when the message is sent).
+    Photo {
+        /// The words and buttons (the caption).
+        reply: Reply,
+        /// `/certificates/{code}.png`.
+        path: String,
+        /// `/verify/{code}`.
+        link: String,
+    },
 }
 
 /// The result of one step.
@@ -427,12 +438,16 @@ impl Helpdesk<'_> {
         }
         let step = dialogue::step(self.cx.dialogues, &self.s.dialogue, input, self.now);
         self.s.dialogue = step.state;
+        let from = self.effects.len();
         for effect in step.effects {
             match effect {
                 dialogue::Effect::Question { text } => self.question(&text),
                 other => self.effects.push(Effect::Dialogue(other)),
             }
         }
+        // Certificates issued in this step: the picture, pathways, milestones; badges in
+        // "My progress" (`certificate::award`).
+        crate::certificate::award::after_step(self, from);
     }
 
     pub(crate) fn is_command(&self, text: &str) -> bool {

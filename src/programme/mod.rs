@@ -20,6 +20,11 @@
 //! - [`segment`]: audiences (district, school, role, grade, subject, language, channel,
 //!   progress).
 
+pub mod calendar;
+pub mod pathways;
+pub mod practice;
+pub mod reminders;
+pub mod school;
 pub mod segment;
 
 use std::collections::BTreeMap;
@@ -42,7 +47,15 @@ pub const DIR: &str = "programme";
 
 /// The programme's content: `programme/*.yaml`, checked at load like dialogues.
 #[derive(Clone, Debug, Default)]
-pub struct Programme {}
+pub struct Programme {
+    /// Reminders' settings (`reminders.yaml`; defaults when absent).
+    pub reminders: reminders::Settings,
+    /// The CPD-hour calendar (`calendar.yaml`; empty when absent).
+    pub calendar: calendar::Calendar,
+    /// Pathways: sets of modules with a certificate of their own (`pathways.yaml`; none
+    /// when absent).
+    pub pathways: pathways::Pathways,
+}
 
 /// Reads `programme/` under `root` (each file is optional), adding every problem to
 /// `diagnostics` with its file, line and column. `dialogues` and `topics` are the rest of the
@@ -54,13 +67,77 @@ pub fn load(
     topics: &std::collections::HashSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Programme {
-    let _ = (root.join(DIR), dialogues, topics, diagnostics);
-    Programme {}
+    let _ = (root.join(DIR), dialogues, topics, &diagnostics);
+    let reminders = read_reminders(&root.join(DIR), diagnostics);
+    let calendar = read_calendar(&root.join(DIR), dialogues, diagnostics);
+    let pathways = read_pathways(&root.join(DIR), dialogues, diagnostics);
+    Programme {
+        pathways,
+        reminders,
+        calendar,
+    }
+}
+
+/// `reminders.yaml` in `dir`, parsed ([`reminders::parse`]); the defaults when it is absent.
+fn read_reminders(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> reminders::Settings {
+    let path = dir.join(reminders::FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => reminders::parse(&path, &source, diagnostics),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => reminders::Settings::default(),
+        Err(err) => {
+            let at = crate::diagnostic::Pos::new(0, 0);
+            diagnostics.push(Diagnostic::error(&path, at, format!("cannot read: {err}")));
+            reminders::Settings::default()
+        }
+    }
+}
+
+/// `pathways.yaml` in `dir`, parsed ([`pathways::parse`]); none when it is absent.
+fn read_pathways(
+    dir: &Path,
+    dialogues: Option<&Dialogues>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> pathways::Pathways {
+    let path = dir.join(pathways::FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => pathways::parse(&path, &source, dialogues, diagnostics),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => pathways::Pathways::default(),
+        Err(err) => {
+            let at = crate::diagnostic::Pos::new(0, 0);
+            diagnostics.push(Diagnostic::error(&path, at, format!("cannot read: {err}")));
+            pathways::Pathways::default()
+        }
+    }
+}
+
+/// `calendar.yaml` in `dir`, parsed ([`calendar::parse`]); empty when it is absent.
+fn read_calendar(
+    dir: &Path,
+    dialogues: Option<&Dialogues>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> calendar::Calendar {
+    let path = dir.join(calendar::FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => calendar::parse(&path, &source, dialogues, diagnostics),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => calendar::Calendar::default(),
+        Err(err) => {
+            let at = crate::diagnostic::Pos::new(0, 0);
+            diagnostics.push(Diagnostic::error(&path, at, format!("cannot read: {err}")));
+            calendar::Calendar::default()
+        }
+    }
 }
 
 /// The programme's part of a teacher's conversation state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProgrammeState {}
+pub struct ProgrammeState {
+    /// Pathway certificates issued: pathway id → code (`certificate::award`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pathways: BTreeMap<String, String>,
+    /// Practice sharing: the practice being written, endorsements (`practice`).
+    #[serde(default, skip_serializing_if = "practice::PracticeState::is_empty")]
+    pub practice: practice::PracticeState,
+}
 
 impl ProgrammeState {
     /// Whether there is nothing to keep (it is then left out of the JSON).
@@ -77,6 +154,19 @@ pub enum Message {
     /// Words written by staff, in each language (a broadcast; anything without a feature of
     /// its own).
     Say(Say),
+    /// A lesson nudge or a quiz-retry suggestion (`reminders`).
+    Reminder(reminders::Reminder),
+    /// Practice sharing: the practice of the week, a review, endorsements (`practice`).
+    Practice(practice::Notice),
+    /// A CPD-hour session's announcement (with RSVP buttons) or follow-up (with its lesson)
+    /// (`calendar`).
+    Announcement(calendar::Announcement),
+    /// The participation summary a headteacher or mentor asked for (`school`); said even
+    /// after STOP.
+    SchoolSummary(school::SchoolSummary),
+    /// The answer to the teacher's `/verify CODE` (`certificate::award`); said even after
+    /// STOP (the teacher asked).
+    VerifyResult(crate::certificate::award::VerifyResult),
 }
 
 /// Words from the programme, in the teacher's language.
@@ -99,6 +189,11 @@ impl Message {
     pub fn tag(&self) -> String {
         match self {
             Message::Say(say) => say.tag.clone(),
+            Message::Reminder(reminder) => reminder.tag(),
+            Message::Practice(notice) => notice.tag(),
+            Message::Announcement(a) => a.occasion.clone(),
+            Message::SchoolSummary(summary) => summary.tag(),
+            Message::VerifyResult(result) => result.tag(),
         }
     }
 
@@ -116,12 +211,33 @@ pub enum Effect {
     ScheduleJob {
         /// The handler's kind.
         kind: String,
-        /// Its unique key.
+        /// Its unique key; `{teacher}` in it (and in `payload`) is replaced by the
+        /// teacher's id when it is written.
         key: String,
         /// JSON for the handler.
         payload: String,
         /// When.
         due_at: DateTime<Utc>,
+    },
+    /// A teacher shared a practice (pending review; district and school from their row).
+    SharePractice(practice::Shared),
+    /// A teacher endorsed a practice (once; never their own).
+    Endorse {
+        /// The practice.
+        practice: i64,
+    },
+    /// The teacher asked whether a certificate code is valid: a `verify` job (keyed by the
+    /// teacher and the moment) answers in their conversation (`scheduler::verify`).
+    Verify {
+        /// The code as typed (trimmed).
+        code: String,
+    },
+    /// A teacher answered a CPD-hour session's invitation (a later answer replaces it).
+    Rsvp {
+        /// The session's id.
+        session: String,
+        /// "I'll attend" (else "Can't make it").
+        attend: bool,
     },
 }
 
@@ -151,6 +267,15 @@ pub fn deliver(
                 h.reshow();
             }
         }
+        Message::Reminder(reminder) => {
+            if wants_messages(state) {
+                reminders::deliver(&mut h, reminder);
+            }
+        }
+        Message::Practice(notice) => practice::deliver(&mut h, notice),
+        Message::Announcement(a) => calendar::announce(&mut h, a),
+        Message::SchoolSummary(summary) => school::deliver(&mut h, summary),
+        Message::VerifyResult(result) => crate::certificate::award::verify_result(&mut h, result),
     }
     h.finish()
 }
@@ -158,6 +283,28 @@ pub fn deliver(
 /// Handles the teacher's input when it belongs to a programme feature; `false` leaves it to
 /// the helpdesk and the dialogue.
 pub(crate) fn handle(h: &mut Helpdesk<'_>, input: &Input) -> bool {
+    // A reminder's "Continue", "Try the quiz again" or "Not now".
+    if let Input::Choice(id) = input
+        && let Some(button) = id.strip_prefix(BUTTON_PREFIX)
+        && reminders::button(h, button)
+    {
+        return true;
+    }
+    // The CPD-hour calendar: RSVPs, and the lesson offered after a session.
+    if let Input::Choice(id) = input
+        && let Some(button) = id.strip_prefix(BUTTON_PREFIX)
+        && calendar::handle(h, button)
+    {
+        return true;
+    }
+    // Practice sharing: its guided dialogue, endorsements, the practice of the week.
+    if practice::handle(h, input) {
+        return true;
+    }
+    // Certificates: "/verify CODE", "verify CODE", "tasdeeq CODE".
+    if crate::certificate::award::verify_command(h, input) {
+        return true;
+    }
     if let Input::Choice(id) = input
         && let Some(_button) = id.strip_prefix(BUTTON_PREFIX)
     {
@@ -165,6 +312,9 @@ pub(crate) fn handle(h: &mut Helpdesk<'_>, input: &Input) -> bool {
         h.reshow();
         return true;
     }
+    // Headteachers and mentors: the summary asked for, the practice cycle's check-in (they
+    // watch where the dialogue goes; the dialogue still takes the input).
+    school::watch(h, input);
     false
 }
 

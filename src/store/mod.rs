@@ -100,6 +100,8 @@ macro_rules! on_pool {
 // After `on_pool!`, which it uses.
 mod aliases;
 mod attachments;
+mod certificates;
+pub use certificates::{CertificateRecord, normalize_code};
 mod console;
 mod plans;
 pub use plans::{
@@ -108,7 +110,14 @@ pub use plans::{
 };
 mod insights;
 mod jobs;
+pub(crate) mod practices;
+pub use practices::{EndorsementCount, Practice};
 pub(crate) mod programme;
+pub(crate) mod calendar;
+mod reminders;
+pub use reminders::{QueuedReminder, ReminderCandidate, ReminderWindow};
+mod school;
+pub use school::SummaryAsker;
 mod segments;
 pub use aliases::Identity;
 pub use console::{QueueFilter, QueueRow, StaffSession, StaffUser, TranscriptLine};
@@ -117,6 +126,7 @@ pub use insights::{
 };
 pub use jobs::{Job, JobEnd, JobFilter, JobStatus, NewJob};
 pub use segments::Recipient;
+pub mod broadcasts;
 mod helpdesk;
 pub(crate) mod whatsapp;
 

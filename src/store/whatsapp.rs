@@ -409,12 +409,21 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         // A failed file waits a minute per attempt before the next.
-        const SQL: &str = "SELECT tm.file_id FROM ticket_messages tm \
+        // Files of tickets, and photos of shared practices (staff review them in the console).
+        const SQL: &str = "SELECT file_id FROM (\
+             SELECT tm.file_id AS file_id, tm.id AS n FROM ticket_messages tm \
              JOIN tickets t ON t.code = tm.ticket JOIN teachers te ON te.id = t.teacher_id \
              LEFT JOIN media m ON m.channel = te.channel AND m.file_id = tm.file_id \
              WHERE tm.file_id IS NOT NULL AND te.channel = $1 AND m.bytes IS NULL \
              AND COALESCE(m.attempts, 0) < $2 \
-             AND COALESCE(m.fetched_at + m.attempts * 60000, 0) <= $3 ORDER BY tm.id LIMIT $4";
+             AND COALESCE(m.fetched_at + m.attempts * 60000, 0) <= $3 \
+             UNION ALL \
+             SELECT p.photo_file_id AS file_id, p.id AS n FROM practices p \
+             LEFT JOIN media m ON m.channel = p.photo_channel AND m.file_id = p.photo_file_id \
+             WHERE p.photo_file_id IS NOT NULL AND p.photo_channel = $1 AND m.bytes IS NULL \
+             AND COALESCE(m.attempts, 0) < $2 \
+             AND COALESCE(m.fetched_at + m.attempts * 60000, 0) <= $3) AS wanted \
+             ORDER BY n LIMIT $4";
         let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(channel).bind(MEDIA_ATTEMPTS).bind(millis(now)).bind(limit)
             .fetch_all(pool).await?);

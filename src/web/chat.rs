@@ -137,6 +137,9 @@ struct ChatMessage {
     at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
+    /// A picture shown above the text (a certificate), a path on this site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -199,6 +202,15 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
         .iter()
         .filter_map(|m| {
             let out: OutboundMessage = serde_json::from_str(&m.payload).ok()?;
+            // A picture's payload is a reply with its path (and a link for the caption).
+            let photo = serde_json::from_str::<crate::channel::OutboundPhoto>(&m.payload).ok();
+            let image = photo.as_ref().map(|p| p.photo.clone());
+            let out = match photo {
+                Some(p) => OutboundMessage {
+                    reply: p.caption(Some("")),
+                },
+                None => out,
+            };
             let lang = out.reply.lang;
             Some((
                 m.created_at.timestamp_millis(),
@@ -212,6 +224,7 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
                     dir: if lang.is_rtl() { "rtl" } else { "ltr" },
                     at: m.created_at.to_rfc3339(),
                     client_id: None,
+                    image,
                 },
             ))
         })
@@ -237,6 +250,7 @@ async fn read(state: &AppState, query: &PollQuery) -> Result<Poll, StoreError> {
                     dir: "auto",
                     at: event.received_at.to_rfc3339(),
                     client_id: Some(event.external_id),
+                    image: None,
                 },
             ));
         }

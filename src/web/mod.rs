@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod console;
 pub mod telegram;
+pub mod verify;
 pub mod whatsapp;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(telegram::routes())
         .merge(whatsapp::routes())
+        .merge(verify::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

@@ -4,12 +4,18 @@
 mod fs;
 mod support;
 
+mod broadcasts;
+mod calendar;
+mod certificates;
 mod console;
 mod console_ticket;
 mod cpd;
 mod health;
 mod helpdesk;
 mod insights;
+mod leaders;
+mod practices;
+mod reminders;
 mod scheduler;
 mod telegram;
 mod web_chat;

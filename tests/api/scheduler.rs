@@ -346,6 +346,7 @@ both_backends! {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             telegram: None,
             whatsapp: None,
+            public_url: None,
         };
         let other = baithak::startup::open(&settings, clock.clone())
             .await

@@ -159,6 +159,7 @@ impl Telegram {
                     .map(drop)
             }
             Outbound::Message(message) => self.send_parts(chat, &message.reply, None, queued).await,
+            Outbound::Photo(photo) => self.send_photo(chat, &photo, queued).await,
             Outbound::Topic { ticket, name, text } => {
                 let thread = match self.thread_of(&ticket).await? {
                     Some(thread) => thread,
@@ -241,6 +242,45 @@ impl Telegram {
             queued.parts_sent += 1;
         }
         Ok(())
+    }
+
+    /// Sends a picture by its public URL with its caption (`sendPhoto`); without a public
+    /// URL, or with a caption too long for a photo, the caption goes as text.
+    async fn send_photo(
+        &self,
+        chat: &str,
+        photo: &crate::channel::OutboundPhoto,
+        queued: &mut Queued,
+    ) -> Result<(), ApiError> {
+        let public = self.conversations.public_url().map(str::to_string);
+        let caption = photo.caption(public.as_deref());
+        let Some(base) = public else {
+            return self.send_parts(chat, &caption, None, queued).await;
+        };
+        let url = photo.photo_url(&base);
+        match super::render::render_photo(&url, &caption) {
+            Some(mut params) if queued.parts_sent == 0 => {
+                self.wait_for_turn(chat).await;
+                params["chat_id"] = chat_id(chat);
+                self.api.call("sendPhoto", &params, SEND_TIMEOUT).await?;
+                queued.parts_sent = 1;
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => {
+                if queued.parts_sent == 0 {
+                    self.wait_for_turn(chat).await;
+                    let params = json!({ "chat_id": chat_id(chat), "photo": url });
+                    self.api.call("sendPhoto", &params, SEND_TIMEOUT).await?;
+                    queued.parts_sent = 1;
+                }
+                // The text's parts follow the picture: skip those already sent.
+                queued.parts_sent -= 1;
+                let result = self.send_parts(chat, &caption, None, queued).await;
+                queued.parts_sent += 1;
+                result
+            }
+        }
     }
 
     /// The forum topic of a ticket, if created.

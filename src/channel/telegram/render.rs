@@ -64,6 +64,28 @@ pub fn render(reply: &Reply) -> Vec<Value> {
         .collect()
 }
 
+/// Telegram's limit for a photo's caption, in characters (after entities are parsed).
+pub const MAX_CAPTION_CHARS: usize = 1024;
+
+/// The `sendPhoto` parameters (without `chat_id`) for a picture at `url` with `caption`;
+/// `None` when the caption is too long for one (the caller sends it as text after the
+/// picture).
+#[must_use]
+pub fn render_photo(url: &str, caption: &Reply) -> Option<Value> {
+    if caption.text.chars().count() > MAX_CAPTION_CHARS - 24 {
+        return None;
+    }
+    let mut params = json!({
+        "photo": url,
+        "caption": to_html(&caption.text),
+        "parse_mode": "HTML",
+    });
+    if !caption.choices.is_empty() {
+        params["reply_markup"] = keyboard(&caption.choices);
+    }
+    Some(params)
+}
+
 /// An inline keyboard with one button per row.
 #[must_use]
 pub fn keyboard(buttons: &[Button]) -> Value {

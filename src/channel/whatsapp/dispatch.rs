@@ -104,6 +104,8 @@ pub struct WhatsApp {
 enum Row {
     /// A reply for the teacher.
     Message(crate::dialogue::Reply),
+    /// A picture with its caption (sent as the caption alone without a public URL).
+    Photo(crate::channel::OutboundPhoto),
     /// A template asking the teacher to reply (the window is closed).
     Reengage,
     /// Not something WhatsApp sends (a Telegram acknowledgement or forum post), or unreadable.
@@ -116,6 +118,7 @@ fn classify_row(payload: &str) -> Row {
     }
     match serde_json::from_str::<Outbound>(payload) {
         Ok(Outbound::Message(message)) => Row::Message(message.reply),
+        Ok(Outbound::Photo(photo)) => Row::Photo(photo),
         Ok(_) => Row::Foreign("not a message WhatsApp can carry"),
         Err(_) => Row::Foreign("unreadable outbox payload"),
     }
@@ -169,6 +172,13 @@ impl Platform for WhatsApp {
                         return self.hold(queue, chat, &window, rows).await;
                     }
                     self.send_parts(&address, &reply, &mut queued).await
+                }
+                Row::Photo(photo) => {
+                    if !is_open(window.last_inbound_at, now()) {
+                        rows.push_front(queued);
+                        return self.hold(queue, chat, &window, rows).await;
+                    }
+                    self.send_photo(&address, &photo, &mut queued).await
                 }
             };
             match result {
@@ -377,6 +387,30 @@ impl WhatsApp {
     ) -> Result<Option<String>, GraphError> {
         let mut last = None;
         for mut message in render(reply).into_iter().skip(queued.parts_sent) {
+            message["recipient_type"] = Value::from("individual");
+            message[address.field] = Value::from(address.id.as_str());
+            self.wait_for_turn(&address.id).await;
+            last = Some(self.api.send(&message).await?);
+            queued.parts_sent += 1;
+        }
+        Ok(last)
+    }
+
+    /// A picture by its public URL with its caption; the caption alone without a public URL.
+    async fn send_photo(
+        &self,
+        address: &Address,
+        photo: &crate::channel::OutboundPhoto,
+        queued: &mut Queued,
+    ) -> Result<Option<String>, GraphError> {
+        let public = self.conversations.public_url().map(str::to_string);
+        let caption = photo.caption(public.as_deref());
+        let messages = match public {
+            Some(base) => super::render::render_image(&photo.photo_url(&base), &caption),
+            None => render(&caption),
+        };
+        let mut last = None;
+        for mut message in messages.into_iter().skip(queued.parts_sent) {
             message["recipient_type"] = Value::from("individual");
             message[address.field] = Value::from(address.id.as_str());
             self.wait_for_turn(&address.id).await;

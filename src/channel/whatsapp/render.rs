@@ -85,6 +85,27 @@ pub fn render(reply: &Reply) -> Vec<Value> {
     interactive.unwrap_or_else(|| text_messages(&numbered(text, choices)))
 }
 
+/// WhatsApp's limit for a media caption, in characters.
+pub const MAX_CAPTION_CHARS: usize = 1024;
+
+/// The messages for a picture at `url` with `caption`: one image message with the caption,
+/// or (a caption with buttons or too long for one) the image alone and then the caption as
+/// a reply.
+#[must_use]
+pub fn render_image(url: &str, caption: &Reply) -> Vec<Value> {
+    let text = caption.text.trim();
+    if caption.choices.is_empty() && text.chars().count() <= MAX_CAPTION_CHARS {
+        let mut image = json!({ "link": url });
+        if !text.is_empty() {
+            image["caption"] = Value::from(text);
+        }
+        return vec![json!({ "type": "image", "image": image })];
+    }
+    let mut messages = vec![json!({ "type": "image", "image": { "link": url } })];
+    messages.extend(render(caption));
+    messages
+}
+
 /// One text message per part of `text`; none for an empty text.
 fn text_messages(text: &str) -> Vec<Value> {
     split(text, MAX_TEXT_CHARS)

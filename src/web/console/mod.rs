@@ -18,10 +18,13 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod broadcasts;
+pub mod calendar;
 pub mod canned;
 pub mod exports;
 pub mod insights;
 pub mod plans;
+pub mod practices;
 pub mod tickets;
 
 use askama::Template;
@@ -74,6 +77,9 @@ pub fn routes() -> Router<AppState> {
         .merge(canned::routes())
         .merge(exports::routes())
         .merge(plans::routes())
+        .merge(practices::routes())
+        .merge(broadcasts::routes())
+        .merge(calendar::routes())
         .layer(middleware::from_fn(same_site_only))
 }
 

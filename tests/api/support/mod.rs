@@ -75,6 +75,7 @@ impl TestApp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             telegram: None,
             whatsapp: None,
+            public_url: None,
         };
         configure(&mut settings);
         let app = Application::build(&settings, clock)
