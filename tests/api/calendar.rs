@@ -170,11 +170,36 @@ fn cell<'a>(row: &'a str, class: &str) -> &'a str {
     &row[at..at + row[at..].find("</td>").expect("cell end")]
 }
 
+/// The fixture content plus a session in the winter break (kept out of the fixture itself,
+/// which `check` must find clean: a session in a break is a warning).
+fn content_with_a_session_in_the_break() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary content root");
+    crate::fs::copy_dir(&crate::support::fixture_content(), dir.path());
+    let calendar = dir.path().join("programme/calendar.yaml");
+    let mut text = std::fs::read_to_string(&calendar).expect("fixture calendar");
+    text.push_str(WINTER_SPECIAL);
+    std::fs::write(&calendar, text).expect("calendar written");
+    dir
+}
+
+/// Appended to the fixture's `sessions:` list.
+const WINTER_SPECIAL: &str = "  # In the winter break: never announced.
+  - id: winter-special
+    title: { en: Winter special, ur: سرمائی خصوصی, bn: শীতকালীন }
+    starts: 2026-12-22 16:00
+    mode: in_person
+    place: DTSC Kasur
+    audience: grade=3-5
+    module: demo
+";
+
 both_backends! {
     async fn the_cpd_hour_is_announced_answered_and_followed_by_its_lesson(backend: Backend) {
+        let content = content_with_a_session_in_the_break();
         let setup = Setup {
             clock: Some(Clock::manual(pkt(23, 10, 0))),
             experts: true,
+            content: Some(content.path().to_path_buf()),
             ..Setup::default()
         };
         let Some(world) = whatsapp_chat::spawn(backend, setup).await else { return };

@@ -46,6 +46,8 @@ pub(crate) struct Setup {
     pub(crate) statuses: Option<StatusMode>,
     /// The dispatcher's rate (0: unlimited).
     pub(crate) rate: u32,
+    /// The content root (the fixture content when `None`).
+    pub(crate) content: Option<std::path::PathBuf>,
 }
 
 pub(crate) struct World {
@@ -109,7 +111,8 @@ pub(crate) async fn spawn(backend: Backend, setup: Setup) -> Option<World> {
         },
         expert_group: Some(EXPERTS),
     });
-    let app = TestApp::spawn_with(database, fixture_content(), clock, |s| {
+    let content = setup.content.clone().unwrap_or_else(fixture_content);
+    let app = TestApp::spawn_with(database, content, clock, |s| {
         s.whatsapp = Some(settings);
         s.telegram = telegram_settings;
     })
