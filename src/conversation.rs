@@ -201,6 +201,12 @@ impl Conversations {
         self.inner.delivered.subscribe()
     }
 
+    /// Tells the scheduler that jobs were scheduled outside a conversation (a broadcast started
+    /// from the console): it looks at the table at once instead of at its next poll.
+    pub fn jobs_scheduled(&self) {
+        self.inner.jobs.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// A receiver that changes when a commit scheduled jobs (the scheduler waits on it).
     #[must_use]
     pub fn subscribe_jobs(&self) -> watch::Receiver<u64> {
@@ -638,16 +644,13 @@ impl Conversations {
         if files {
             self.inner.attached.send_modify(|n| *n = n.wrapping_add(1));
         }
-        let jobs = commits
-            .iter()
-            .flat_map(|c| &c.programme)
-            .any(|e| {
-                matches!(
-                    e,
-                    crate::programme::Effect::ScheduleJob { .. }
-                        | crate::programme::Effect::Verify { .. }
-                )
-            });
+        let jobs = commits.iter().flat_map(|c| &c.programme).any(|e| {
+            matches!(
+                e,
+                crate::programme::Effect::ScheduleJob { .. }
+                    | crate::programme::Effect::Verify { .. }
+            )
+        });
         if jobs {
             self.inner.jobs.send_modify(|n| *n = n.wrapping_add(1));
         }

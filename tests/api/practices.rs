@@ -168,7 +168,11 @@ impl WaTeacher<'_> {
             })
             .await
             .unwrap_or_else(|_| {
-                let texts: Vec<String> = self.accepted().iter().map(|m| m.visible_text().to_string()).collect();
+                let texts: Vec<String> = self
+                    .accepted()
+                    .iter()
+                    .map(|m| m.visible_text().to_string())
+                    .collect();
                 panic!("no message with `{needle}` after {seen}; sent: {texts:#?}")
             });
         self.seen = found.0 + 1;

@@ -305,7 +305,10 @@ pub async fn send(
     let store = state.conversations.store();
     let now = state.conversations.clock().now();
     match broadcast::start(store, &draft, &staff.user.name, &rates, now).await {
-        Ok((id, _)) => Ok(Redirect::to(&format!("/console/broadcasts/{id}")).into_response()),
+        Ok((id, _)) => {
+            state.conversations.jobs_scheduled();
+            Ok(Redirect::to(&format!("/console/broadcasts/{id}")).into_response())
+        }
         Err(DraftError::Store(err)) => Err(err.into()),
         Err(err) => Ok(render(&new_page(staff, form, Some(err.to_string())))),
     }
@@ -390,6 +393,9 @@ pub async fn act(
                 _ => "cancelled",
             }
         )));
+    }
+    if action == "resume" {
+        state.conversations.jobs_scheduled();
     }
     tracing::info!(broadcast.id = id, user = staff.user.id, %action, "broadcast changed");
     Ok(Redirect::to(&format!("/console/broadcasts/{id}")).into_response())
