@@ -26,7 +26,7 @@
 //! - [`scheduler`]: persisted jobs claimed with a lease and run by kind (housekeeping first).
 //! - [`certificate`]: certificate images (SVG template, shaped text, PNG).
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram, WhatsApp).
-//! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz`.
+//! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz` (alive) and `/readyz` (database and content).
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
 //! - [`bench`], [`bench_child`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API, WhatsApp Graph API) for tests and

@@ -41,6 +41,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(chat::routes())
         .merge(console::routes())
         .merge(telegram::routes())
@@ -50,13 +51,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Alive, and the database answers.
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    match state.conversations.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(err) => {
-            tracing::warn!(error = %err, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-        }
+/// Alive: the process answers HTTP (a load balancer's liveness probe; never touches the
+/// database, so a database outage does not get every instance restarted).
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok")
+}
+
+/// Ready to take traffic: the database answers and content is loaded (a load balancer sends
+/// webhooks only to ready instances).
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    if let Err(err) = state.conversations.store().ping().await {
+        tracing::warn!(error = %err, "readiness: database unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable".to_string(),
+        );
     }
+    let content = state.conversations.content().get();
+    if content.dialogues.trees.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no content loaded".to_string(),
+        );
+    }
+    (
+        StatusCode::OK,
+        format!(
+            "ready: {} dialogue trees, {} articles",
+            content.dialogues.trees.len(),
+            content.knowledge.index.articles.len()
+        ),
+    )
 }
