@@ -2,9 +2,11 @@
 //! 4,096 characters), at the most natural boundary available. Pure.
 
 /// Splits text into parts of at most `max` characters, preferring paragraph, then line, then
-/// sentence, then word boundaries; never splits inside a character.
+/// sentence, then word boundaries; never splits inside a character. A `max` of 0 counts as 1.
 #[must_use]
 pub fn split(text: &str, max: usize) -> Vec<String> {
+    // A zero limit would cut nothing off each time and never finish.
+    let max = max.max(1);
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while rest.chars().count() > max {

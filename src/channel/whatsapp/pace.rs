@@ -181,3 +181,164 @@ mod tests {
         assert_eq!(*order.lock().expect("order"), vec![0, 1, 2, 3, 4]);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Properties of the schedule for arbitrary request times: nothing granted beyond the rate
+    //! and burst in any window (inbound messages included), and steady demand served at close
+    //! to the rate.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn per_second(n: u32) -> Throughput {
+        Throughput::new(NonZeroU32::new(n).expect("non-zero"))
+    }
+
+    /// The GCRA bound: `messages` charged from `first` to a send granted at `last` fit the rate
+    /// plus the burst, `(messages - 1) * interval <= (last - first) + tolerance`.
+    fn within_rate(pace: &Throughput, messages: u64, first: Instant, last: Instant) -> bool {
+        let spent = u128::from(messages.saturating_sub(1)) * pace.interval.as_nanos();
+        spent <= (last - first).as_nanos() + pace.tolerance.as_nanos()
+    }
+
+    /// Sorted request times, as offsets from the start.
+    fn request_times(max: usize) -> impl Strategy<Value = Vec<Duration>> {
+        prop::collection::vec(0u64..3_000_000, 0..max).prop_map(|mut micros| {
+            micros.sort_unstable();
+            micros.into_iter().map(Duration::from_micros).collect()
+        })
+    }
+
+    /// A runtime whose clock only moves when told, so `count_inbound` sees chosen times.
+    fn paused_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Event {
+        /// A send asks for a slot.
+        Send,
+        /// Messages received, charged after the fact.
+        Inbound(usize),
+    }
+
+    fn events() -> impl Strategy<Value = Vec<(u64, Event)>> {
+        let event = prop_oneof![
+            3 => Just(Event::Send),
+            1 => (1usize..=2).prop_map(Event::Inbound),
+        ];
+        prop::collection::vec((0u64..20_000, event), 0..200)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn grants_never_exceed_rate_plus_burst(rate in 1u32..=1000, times in request_times(300)) {
+            let pace = per_second(rate);
+            let start = Instant::now();
+            let granted: Vec<Instant> = times
+                .iter()
+                .map(|offset| start + *offset)
+                .filter(|now| pace.take(*now).is_ok())
+                .collect();
+            for (i, first) in granted.iter().enumerate() {
+                for (j, last) in granted.iter().enumerate().skip(i + 1) {
+                    prop_assert!(
+                        within_rate(&pace, (j - i + 1) as u64, *first, *last),
+                        "{} grants between {:?} and {:?} at {}/s", j - i + 1,
+                        *first - start, *last - start, rate
+                    );
+                }
+            }
+            // The same, as the platform states it: any one-second window holds at most the
+            // rate plus the burst (a tenth of the rate, at least one).
+            let burst = (rate / 10).max(1) as usize;
+            for (i, first) in granted.iter().enumerate() {
+                let in_window = granted[i..]
+                    .iter()
+                    .take_while(|t| **t - *first < Duration::from_secs(1))
+                    .count();
+                prop_assert!(
+                    in_window <= rate as usize + burst,
+                    "{} in a second at {}/s", in_window, rate
+                );
+            }
+        }
+
+        #[test]
+        fn steady_demand_gets_close_to_the_rate(rate in 1u32..=1000, step_tenths in 1u32..=10) {
+            // Demand polls every `step` (at most a tenth of the interval) for two seconds.
+            let pace = per_second(rate);
+            let step = (pace.interval * step_tenths / 100).max(Duration::from_nanos(1));
+            let span = Duration::from_secs(2);
+            let start = Instant::now();
+            let mut granted = 0u64;
+            let mut at = Duration::ZERO;
+            while at <= span {
+                if pace.take(start + at).is_ok() {
+                    granted += 1;
+                }
+                at += step;
+            }
+            let floor = 1 + span.as_nanos() / (pace.interval + step).as_nanos();
+            prop_assert!(
+                u128::from(granted) >= floor,
+                "{} granted, expected {} at {}/s", granted, floor, rate
+            );
+            // At least 90% of the rate.
+            prop_assert!(
+                granted * 10 >= u64::from(rate) * 2 * 9,
+                "{} in 2 s at {}/s", granted, rate
+            );
+        }
+
+        #[test]
+        fn sends_and_inbound_together_stay_within_rate(rate in 10u32..=1000, events in events()) {
+            // At most 400 inbound messages, under a minute's worth even at 10/s, so the
+            // `MAX_DEBT` cap (which deliberately forgives debt) never applies here.
+            let rt = paused_runtime();
+            rt.block_on(async {
+                let pace = per_second(rate);
+                let start = Instant::now();
+                // (time, messages, was it a granted send)
+                let mut log: Vec<(Instant, u64, bool)> = Vec::new();
+                for (gap, event) in events {
+                    tokio::time::advance(Duration::from_micros(gap)).await;
+                    let now = Instant::now();
+                    match event {
+                        Event::Inbound(m) => {
+                            pace.count_inbound(m);
+                            log.push((now, m as u64, false));
+                        }
+                        Event::Send => {
+                            if pace.take(now).is_ok() {
+                                log.push((now, 1, true));
+                            }
+                        }
+                    }
+                }
+                for j in (0..log.len()).filter(|j| log[*j].2) {
+                    let mut messages = 0;
+                    for i in (0..=j).rev() {
+                        messages += log[i].1;
+                        prop_assert!(
+                            within_rate(&pace, messages, log[i].0, log[j].0),
+                            "{} messages from {:?} to a send at {:?} at {}/s", messages,
+                            log[i].0 - start, log[j].0 - start, rate
+                        );
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
