@@ -4,9 +4,8 @@
 //! a restart mid-way; empty segments and wrong terms refused. A manual clock drives the
 //! feeder's ticks (one a second).
 
-use std::time::Duration;
-
 use baithak::clock::Clock;
+use baithak::store::{JobFilter, JobStatus};
 use baithak::testkit::telegram::{FakeTelegram, SentMessage, UserHandle};
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
@@ -22,9 +21,40 @@ fn clock() -> Clock {
     Clock::manual(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap())
 }
 
-/// Moves the clock one feeder tick.
-fn tick(clock: &Clock) {
-    clock.advance(chrono::Duration::seconds(1));
+/// Moves the clock one feeder tick, then waits until the scheduler has run every broadcast
+/// job due by the new time.
+async fn tick(app: &TestApp) {
+    app.conversations
+        .clock()
+        .advance(chrono::Duration::seconds(1));
+    settle(app).await;
+}
+
+/// Waits until no broadcast job due now is left to run, looking again after every commit (the
+/// scheduler tells the conversations' watchers when it settled jobs).
+async fn settle(app: &TestApp) {
+    let store = app.conversations.store();
+    let mut commits = app.conversations.subscribe();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let filter = JobFilter {
+        status: None,
+        kind: Some("broadcast".into()),
+        limit: 10_000,
+    };
+    loop {
+        let now = app.conversations.clock().now();
+        let jobs = store.jobs(&filter).await.expect("jobs");
+        let due = jobs.iter().any(|j| {
+            matches!(j.status, JobStatus::Pending | JobStatus::Running) && j.due_at <= now
+        });
+        if !due {
+            return;
+        }
+        tokio::time::timeout_at(deadline, commits.changed())
+            .await
+            .expect("the scheduler runs the due broadcast jobs")
+            .expect("conversations alive");
+    }
 }
 
 /// A teacher on the fake Telegram.
@@ -166,19 +196,15 @@ fn figure(html: &str, id: &str) -> i64 {
 
 /// Waits until the broadcast's page shows `status` (and, when `settled`, nothing waits in the
 /// outbox: web chat rows wait until the teacher's page reads them).
-async fn wait_status(
-    browser: &Browser<'_>,
-    clock: &Clock,
-    id: i64,
-    status: &str,
-    settled: bool,
-) -> String {
+async fn wait_status(browser: &Browser<'_>, id: i64, status: &str, settled: bool) -> String {
+    let app = browser.app;
+    let mut deliveries = app.conversations.subscribe_deliveries();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let page = browser.get(&format!("/console/broadcasts/{id}")).await;
         assert_eq!(page.status, StatusCode::OK);
-        let shown = format!("id=\"status\">{status}<");
-        if page.body.contains(&shown) && (!settled || figure(&page.body, "waiting") == 0) {
+        let shown = page.body.contains(&format!("id=\"status\">{status}<"));
+        if shown && (!settled || figure(&page.body, "waiting") == 0) {
             return page.body;
         }
         assert!(
@@ -186,8 +212,12 @@ async fn wait_status(
             "never {status}: {}",
             page.body
         );
-        tick(clock);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if shown {
+            // Fed; the dispatchers are still sending what waits in the outbox.
+            let _ = tokio::time::timeout_at(deadline, deliveries.changed()).await;
+        } else {
+            tick(app).await;
+        }
     }
 }
 
@@ -226,7 +256,7 @@ both_backends! {
         assert!(world.app.conversations.store().broadcasts(10).await.expect("list").is_empty());
 
         let id = send(&browser, &form).await;
-        let page = wait_status(&browser, &clock, id, "done", true).await;
+        let page = wait_status(&browser, id, "done", true).await;
         assert_eq!((figure(&page, "total"), figure(&page, "sent"), figure(&page, "pending")), (4, 4, 0));
 
         let got = wa_en.expect("Exam week starts Monday.").await;
@@ -250,7 +280,7 @@ both_backends! {
         let preview = browser.post("/console/broadcasts/preview", &again).await;
         assert!(preview.body.contains("<strong>3 teachers</strong>"), "{}", preview.body);
         let second = send(&browser, &again).await;
-        wait_status(&browser, &clock, second, "done", true).await;
+        wait_status(&browser, second, "done", true).await;
         tg_stop.expect("Second notice.").await;
         assert_eq!(tg_stop.count("Second notice."), 1);
         assert_eq!(tg_bn.count("Second notice."), 1, "English when no Bangla was given");
@@ -279,15 +309,13 @@ both_backends! {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         while queued().await < 1 {
             assert!(tokio::time::Instant::now() < deadline, "nothing queued");
-            tick(&clock);
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tick(&app).await;
         }
         let paused = browser.post(&format!("/console/broadcasts/{id}/pause"), &[]).await;
         assert_eq!(paused.status, StatusCode::SEE_OTHER);
         let before = queued().await;
         for _ in 0..5 {
-            tick(&clock);
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tick(&app).await;
         }
         assert_eq!(queued().await, before, "nothing is queued while paused");
         let page = browser.get(&format!("/console/broadcasts/{id}")).await;
@@ -303,8 +331,7 @@ both_backends! {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         while queued().await < before + 1 {
             assert!(tokio::time::Instant::now() < deadline, "resume queued nothing");
-            tick(&clock);
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tick(&app).await;
         }
         assert!(queued().await < 6, "still going when the app stops");
 
@@ -312,7 +339,7 @@ both_backends! {
         let database = app.stop().await;
         let app = TestApp::spawn_with(database, fixture_content(), clock.clone(), |_| {}).await;
         let browser = staff_again(&app).await;
-        wait_status(&browser, &clock, id, "done", false).await;
+        wait_status(&browser, id, "done", false).await;
         for name in names {
             let mut teacher = app.web_teacher(name);
             teacher.expect_reply_containing("Holiday on Friday.").await;
@@ -381,7 +408,7 @@ both_backends! {
         assert_eq!(made.len(), 1);
         let (ok, list, _) = cli(&["list"], "");
         assert!(ok && list.contains("grade=5"), "{list}");
-        wait_status(&browser, &clock, made[0].id, "done", false).await;
+        wait_status(&browser, made[0].id, "done", false).await;
         app.web_teacher("zara").expect_reply_containing("From the CLI.").await;
         let (ok, status, _) = cli(&["status", &made[0].id.to_string()], "");
         assert!(ok && status.contains("done"), "{status}");

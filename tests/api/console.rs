@@ -61,7 +61,7 @@ impl Page {
 
 /// A browser on the console: no redirects followed, cookies carried by hand.
 pub(crate) struct Browser<'a> {
-    app: &'a TestApp,
+    pub(crate) app: &'a TestApp,
     pub(crate) client: reqwest::Client,
     cookie: Option<String>,
     pub(crate) csrf: Option<String>,
