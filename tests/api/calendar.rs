@@ -9,8 +9,6 @@
 //! announcement due at night waits for the morning, or is dropped when the morning is too late;
 //! a session in the winter break is never announced.
 
-use std::time::Duration as StdDuration;
-
 use baithak::clock::Clock;
 use baithak::scheduler::Handler;
 use baithak::scheduler::calendar::{Announce, FOLLOWUP};
@@ -138,7 +136,6 @@ async fn wait_job(store: &Store, app: &TestApp, key: &str, check: impl Fn(&Job) 
             tokio::select! {
                 _ = commits.changed() => {}
                 _ = passes.changed() => {}
-                () = tokio::time::sleep(StdDuration::from_millis(50)) => {}
             }
         })
         .await;
