@@ -105,3 +105,71 @@ pub fn sort(diagnostics: &mut [Diagnostic]) -> bool {
     diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     diagnostics.iter().any(Diagnostic::is_error)
 }
+
+/// Reading a YAML content file with positions: what every small content file (canned replies,
+/// the helpdesk settings, the programme's files) does the same way.
+pub mod yaml {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::{Diagnostic, Pos};
+
+    /// The position of a parser location.
+    #[must_use]
+    pub fn pos(location: &serde_saphyr::Location) -> Pos {
+        Pos::new(location.line(), location.column())
+    }
+
+    /// Whether the file says nothing (blank lines, comments and `---` only): an optional file
+    /// left empty is not an error.
+    #[must_use]
+    pub fn is_blank(source: &str) -> bool {
+        !source.lines().any(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with('#') && l != "---"
+        })
+    }
+
+    /// Reads `source` as `T`; a syntax or shape error becomes one diagnostic at its position
+    /// (`YAML: …`, without the parser's own copy of the position) and `None`.
+    pub fn read<T: serde::de::DeserializeOwned>(
+        path: &Path,
+        source: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
+        match serde_saphyr::from_str(source) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let at = err.location().map_or(Pos::new(1, 1), |l| pos(&l));
+                let message = err.without_snippet().to_string();
+                let first = message.lines().next().unwrap_or("invalid");
+                let first = first.split(" at line ").next().unwrap_or(first);
+                diagnostics.push(Diagnostic::error(path, at, format!("YAML: {first}")));
+                None
+            }
+        }
+    }
+
+    /// Records the first use of an id on `line`; for a second use, the message saying where
+    /// the first was (`{what} id `x` is used twice (first on line 4)`).
+    ///
+    /// # Errors
+    ///
+    /// The message, when the id was seen before.
+    pub fn first_use(
+        seen: &mut HashMap<String, u64>,
+        what: &str,
+        id: &str,
+        line: u64,
+    ) -> Result<(), String> {
+        match seen.get(id) {
+            Some(first) => Err(format!(
+                "{what} id `{id}` is used twice (first on line {first})"
+            )),
+            None => {
+                seen.insert(id.to_string(), line);
+                Ok(())
+            }
+        }
+    }
+}

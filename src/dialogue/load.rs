@@ -17,6 +17,7 @@ use super::tree::{
     Choice, Command, Condition, Dialogues, Module, Node, NodeRef, QuizOption, Text, Tree,
     Validation,
 };
+use crate::diagnostic::yaml::pos;
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::language::{Lang, normalize};
 
@@ -337,10 +338,6 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         _ => first,
     };
     format!("YAML: {without_pos}")
-}
-
-fn pos(location: &serde_saphyr::Location) -> Pos {
-    Pos::new(location.line(), location.column())
 }
 
 fn spos<T>(spanned: &Spanned<T>) -> Pos {

@@ -19,6 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::yaml::{self, pos};
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::language::Lang;
 
@@ -125,30 +126,13 @@ struct RawTexts {
     bn: Option<Spanned<String>>,
 }
 
-fn pos(location: &serde_saphyr::Location) -> Pos {
-    Pos::new(location.line(), location.column())
-}
-
 /// Parses the file; problems go to `diagnostics` (a reply with an error is left out).
 pub fn parse(path: &Path, source: &str, diagnostics: &mut Vec<Diagnostic>) -> Replies {
-    let has_content = source.lines().any(|l| {
-        let l = l.trim();
-        !l.is_empty() && !l.starts_with('#') && l != "---"
-    });
-    if !has_content {
+    if yaml::is_blank(source) {
         return Replies::default();
     }
-    let raw: RawFile = match serde_saphyr::from_str(source) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let at = err.location().map_or(Pos::new(1, 1), |l| pos(&l));
-            let first = err.without_snippet().to_string();
-            let first = first.lines().next().unwrap_or("invalid");
-            // The position is the diagnostic's own; the parser's copy of it is dropped.
-            let first = first.split(" at line ").next().unwrap_or(first);
-            diagnostics.push(Diagnostic::error(path, at, format!("YAML: {first}")));
-            return Replies::default();
-        }
+    let Some(raw) = yaml::read::<RawFile>(path, source, diagnostics) else {
+        return Replies::default();
     };
     let mut replies = Replies::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -163,13 +147,10 @@ pub fn parse(path: &Path, source: &str, diagnostics: &mut Vec<Diagnostic>) -> Re
                 let value = id.value.trim().to_string();
                 if let Err(why) = valid_id(&value) {
                     error(pos(&id.referenced), why);
-                } else if let Some(line) = seen.get(&value) {
-                    error(
-                        pos(&id.referenced),
-                        format!("reply id `{value}` is used twice (first on line {line})"),
-                    );
-                } else {
-                    seen.insert(value.clone(), id.referenced.line());
+                } else if let Err(twice) =
+                    yaml::first_use(&mut seen, "reply", &value, id.referenced.line())
+                {
+                    error(pos(&id.referenced), twice);
                 }
                 value
             }

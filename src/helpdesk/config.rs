@@ -229,22 +229,10 @@ pub fn parse(
     topics: &HashSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Config {
-    let raw: Raw = match serde_saphyr::from_str(source) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let at = err
-                .location()
-                .map_or(Pos::new(1, 1), |l| Pos::new(l.line(), l.column()));
-            let first = err.without_snippet().to_string();
-            diagnostics.push(Diagnostic::error(
-                path,
-                at,
-                format!("YAML: {}", first.lines().next().unwrap_or("invalid")),
-            ));
-            return Config::default();
-        }
+    let Some(raw) = crate::diagnostic::yaml::read::<Raw>(path, source, diagnostics) else {
+        return Config::default();
     };
-    let pos = |l: &serde_saphyr::Location| Pos::new(l.line(), l.column());
+    let pos = crate::diagnostic::yaml::pos;
     let mut error =
         |at: Pos, message: String| diagnostics.push(Diagnostic::error(path, at, message));
     let mut config = Config::default();

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::segment::Segment;
+use crate::diagnostic::yaml::{self, pos};
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::dialogue::{self, Dialogues, Input};
 use crate::helpdesk::{self, Helpdesk};
@@ -321,10 +322,6 @@ struct RawSession {
     held: bool,
 }
 
-fn pos(location: &serde_saphyr::Location) -> Pos {
-    Pos::new(location.line(), location.column())
-}
-
 /// Parses the calendar; problems go to `diagnostics` (a session with an error is left out).
 /// `dialogues`, when loaded, is checked for each session's module.
 pub fn parse(
@@ -333,23 +330,11 @@ pub fn parse(
     dialogues: Option<&Dialogues>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Calendar {
-    let has_content = source.lines().any(|l| {
-        let l = l.trim();
-        !l.is_empty() && !l.starts_with('#') && l != "---"
-    });
-    if !has_content {
+    if yaml::is_blank(source) {
         return Calendar::default();
     }
-    let raw: RawFile = match serde_saphyr::from_str(source) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let at = err.location().map_or(Pos::new(1, 1), |l| pos(&l));
-            let first = err.without_snippet().to_string();
-            let first = first.lines().next().unwrap_or("invalid");
-            let first = first.split(" at line ").next().unwrap_or(first);
-            diagnostics.push(Diagnostic::error(path, at, format!("YAML: {first}")));
-            return Calendar::default();
-        }
+    let Some(raw) = yaml::read::<RawFile>(path, source, diagnostics) else {
+        return Calendar::default();
     };
     let mut error = |at: Pos, message: String| {
         diagnostics.push(Diagnostic::error(path, at, message));
@@ -476,13 +461,10 @@ fn session(
                         "session id `{value}`: use 1 to {MAX_ID} lowercase letters, digits and hyphens"
                     ),
                 );
-            } else if let Some(line) = seen.get(&value) {
-                fail(
-                    pos(&id.referenced),
-                    format!("session id `{value}` is used twice (first on line {line})"),
-                );
-            } else {
-                seen.insert(value.clone(), id.referenced.line());
+            } else if let Err(twice) =
+                yaml::first_use(seen, "session", &value, id.referenced.line())
+            {
+                fail(pos(&id.referenced), twice);
             }
             value
         }

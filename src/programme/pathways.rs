@@ -16,6 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::yaml::{self, pos};
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::dialogue::{Dialogues, Text};
 use crate::language::Lang;
@@ -113,10 +114,6 @@ struct RawTitle {
     bn: Option<String>,
 }
 
-fn pos(location: &serde_saphyr::Location) -> Pos {
-    Pos::new(location.line(), location.column())
-}
-
 /// Parses the file; problems go to `diagnostics` (a pathway with an error is left out).
 /// `dialogues`, when given, is checked for every module named.
 pub fn parse(
@@ -125,23 +122,11 @@ pub fn parse(
     dialogues: Option<&Dialogues>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Pathways {
-    let has_content = source.lines().any(|l| {
-        let l = l.trim();
-        !l.is_empty() && !l.starts_with('#') && l != "---"
-    });
-    if !has_content {
+    if yaml::is_blank(source) {
         return Pathways::default();
     }
-    let raw: RawFile = match serde_saphyr::from_str(source) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let at = err.location().map_or(Pos::new(1, 1), |l| pos(&l));
-            let first = err.without_snippet().to_string();
-            let first = first.lines().next().unwrap_or("invalid");
-            let first = first.split(" at line ").next().unwrap_or(first);
-            diagnostics.push(Diagnostic::error(path, at, format!("YAML: {first}")));
-            return Pathways::default();
-        }
+    let Some(raw) = yaml::read::<RawFile>(path, source, diagnostics) else {
+        return Pathways::default();
     };
     let mut pathways = Pathways::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -167,13 +152,10 @@ pub fn parse(
                             "pathway id `{value}`: use 1–40 lowercase letters, digits and hyphens"
                         ),
                     );
-                } else if let Some(line) = seen.get(&value) {
-                    error(
-                        pos(&id.referenced),
-                        format!("pathway id `{value}` is used twice (first on line {line})"),
-                    );
-                } else {
-                    seen.insert(value.clone(), id.referenced.line());
+                } else if let Err(twice) =
+                    yaml::first_use(&mut seen, "pathway", &value, id.referenced.line())
+                {
+                    error(pos(&id.referenced), twice);
                 }
                 value
             }

@@ -90,22 +90,10 @@ pub fn parse(path: &Path, source: &str, diagnostics: &mut Vec<Diagnostic>) -> Se
     if source.trim().is_empty() {
         return settings;
     }
-    let raw: Raw = match serde_saphyr::from_str(source) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let at = err
-                .location()
-                .map_or(Pos::new(1, 1), |l| Pos::new(l.line(), l.column()));
-            let first = err.without_snippet().to_string();
-            diagnostics.push(Diagnostic::error(
-                path,
-                at,
-                format!("YAML: {}", first.lines().next().unwrap_or("invalid")),
-            ));
-            return settings;
-        }
+    let Some(raw) = crate::diagnostic::yaml::read::<Raw>(path, source, diagnostics) else {
+        return settings;
     };
-    let pos = |l: &serde_saphyr::Location| Pos::new(l.line(), l.column());
+    let pos = crate::diagnostic::yaml::pos;
     let mut error =
         |at: Pos, message: String| diagnostics.push(Diagnostic::error(path, at, message));
     for (name, value, target) in [
