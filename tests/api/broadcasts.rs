@@ -6,7 +6,6 @@
 
 use baithak::clock::Clock;
 use baithak::store::{JobFilter, JobStatus};
-use baithak::testkit::telegram::{FakeTelegram, SentMessage, UserHandle};
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 
@@ -14,6 +13,7 @@ use crate::both_backends;
 use crate::console::{Browser, account};
 use crate::support::database::TestDatabase;
 use crate::support::{TestApp, WebTeacher, fixture_content};
+use crate::telegram::Teacher as TgTeacher;
 use crate::whatsapp_chat::{DEADLINE, Setup, Teacher, spawn};
 
 fn clock() -> Clock {
@@ -54,54 +54,6 @@ async fn settle(app: &TestApp) {
             .await
             .expect("the scheduler runs the due broadcast jobs")
             .expect("conversations alive");
-    }
-}
-
-/// A teacher on the fake Telegram.
-struct TgTeacher<'a> {
-    fake: &'a FakeTelegram,
-    user: UserHandle,
-    last: i64,
-}
-
-impl<'a> TgTeacher<'a> {
-    fn new(fake: &'a FakeTelegram, id: i64, name: &str) -> TgTeacher<'a> {
-        TgTeacher {
-            fake,
-            user: fake.add_user(id, name, Some("en")),
-            last: 0,
-        }
-    }
-
-    fn says(&self, text: &str) {
-        self.fake.send_text(&self.user, text).expect("update");
-    }
-
-    fn taps(&self, label: &str) {
-        self.fake.press_label(&self.user, label).expect("pressed");
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentMessage {
-        let after = self.last;
-        let found = self
-            .fake
-            .wait_for(
-                self.user.id,
-                |m| m.message_id > after && m.visible_text().contains(needle),
-                DEADLINE,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.last = found.message_id;
-        found
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.fake
-            .sent_to(self.user.id)
-            .iter()
-            .filter(|m| m.visible_text().contains(needle))
-            .count()
     }
 }
 

@@ -13,7 +13,6 @@ use baithak::clock::Clock;
 use baithak::scheduler::Handler;
 use baithak::scheduler::calendar::{Announce, FOLLOWUP};
 use baithak::store::{Job, JobStatus, Store};
-use baithak::testkit::telegram::{FakeTelegram, SentMessage, UserHandle};
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::StatusCode;
 
@@ -21,6 +20,7 @@ use crate::both_backends;
 use crate::console::{Browser, account};
 use crate::helpdesk::onboard;
 use crate::support::TestApp;
+use crate::telegram::Teacher as TgTeacher;
 use crate::whatsapp_chat::{self, DEADLINE, Setup, Teacher};
 
 /// A local time in Karachi in November 2026.
@@ -34,67 +34,6 @@ fn pkt(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
 const ANNOUNCE_2D: &str = "announce:quiet-signal@20261125T1600:2d";
 const ANNOUNCE_1H: &str = "announce:quiet-signal@20261125T1600:1h";
 const FOLLOW_UP: &str = "followup:quiet-signal@20261125T1600";
-
-/// A teacher in a private chat with the bot on the fake Bot API.
-struct TgTeacher<'a> {
-    fake: &'a FakeTelegram,
-    user: UserHandle,
-    last_seen: i64,
-}
-
-impl<'a> TgTeacher<'a> {
-    fn new(fake: &'a FakeTelegram, id: i64, name: &str) -> TgTeacher<'a> {
-        TgTeacher {
-            fake,
-            user: fake.add_user(id, name, Some("en")),
-            last_seen: 0,
-        }
-    }
-
-    fn says(&self, text: &str) {
-        self.fake.send_text(&self.user, text).expect("sent");
-    }
-
-    fn taps(&self, label: &str) {
-        self.fake.press_label(&self.user, label).expect("pressed");
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentMessage {
-        let after = self.last_seen;
-        let found = self
-            .fake
-            .wait_for(
-                self.user.id,
-                |m| m.message_id > after && m.visible_text().contains(needle),
-                DEADLINE,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.last_seen = found.message_id;
-        found
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.fake
-            .sent_to(self.user.id)
-            .iter()
-            .filter(|m| m.visible_text().contains(needle))
-            .count()
-    }
-
-    async fn onboard(&mut self) {
-        self.says("/start");
-        self.expect("Choose your language").await;
-        self.taps("English");
-        self.expect("What is your name").await;
-        self.says("Shazia");
-        self.expect("Which grades").await;
-        self.says("4");
-        self.expect("Agree?").await;
-        self.taps("Yes");
-        self.expect("Main menu").await;
-    }
-}
 
 async fn onboard_in_urdu(teacher: &mut Teacher<'_>) {
     teacher.says("Salam");
@@ -190,6 +129,20 @@ const WINTER_SPECIAL: &str = "  # In the winter break: never announced.
     module: demo
 ";
 
+/// Onboards a Telegram teacher in English, teaching grade 4.
+async fn onboard_tg(teacher: &mut TgTeacher<'_>) {
+    teacher.says("/start");
+    teacher.expect("Choose your language").await;
+    teacher.taps("English");
+    teacher.expect("What is your name").await;
+    teacher.says("Shazia");
+    teacher.expect("Which grades").await;
+    teacher.says("4");
+    teacher.expect("Agree?").await;
+    teacher.taps("Yes");
+    teacher.expect("Main menu").await;
+}
+
 both_backends! {
     async fn the_cpd_hour_is_announced_answered_and_followed_by_its_lesson(backend: Backend) {
         let content = content_with_a_session_in_the_break();
@@ -207,7 +160,7 @@ both_backends! {
         // Four teachers: grade 4 on Telegram in English, grade 3 on WhatsApp in Urdu, grade 8
         // on the web chat (not the audience), grade 3-4 on the web who said STOP.
         let mut shazia = TgTeacher::new(telegram, 5_001, "Shazia");
-        shazia.onboard().await;
+        onboard_tg(&mut shazia).await;
         let mut saima = Teacher::new(&world.whatsapp, "923001234567", "Saima");
         onboard_in_urdu(&mut saima).await;
         let mut older = app.web_teacher("grade-eight");

@@ -10,12 +10,13 @@ use baithak::channel::whatsapp::{SendLimits, SendSettings, Templates, WhatsAppSe
 use baithak::clock::Clock;
 use baithak::dialogue::{Node, NodeRef};
 use baithak::store::{JobFilter, JobStatus};
-use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, SentMessage, UserHandle};
+use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions};
 use baithak::testkit::whatsapp::{FakeWhatsApp, FakeWhatsAppOptions, SentWa, WaUser};
 use chrono::TimeZone;
 
 use crate::both_backends;
 use crate::support::{Backend, TestApp, TestDatabase, WebTeacher, shipped_content};
+use crate::telegram::Teacher as TgTeacher;
 
 const SECRET: &str = "leaders-secret";
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -27,41 +28,6 @@ fn morning() -> Clock {
 
 // ---------------------------------------------------------------------------------------------
 // Telegram.
-
-struct TgTeacher<'a> {
-    fake: &'a FakeTelegram,
-    user: UserHandle,
-    last_seen: i64,
-}
-
-impl TgTeacher<'_> {
-    fn says(&self, text: &str) {
-        self.fake
-            .send_text(&self.user, text)
-            .expect("update queued");
-    }
-
-    fn taps(&self, label: &str) {
-        self.fake
-            .press_label(&self.user, label)
-            .expect("button pressed");
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentMessage {
-        let after = self.last_seen;
-        let found = self
-            .fake
-            .wait_for(
-                self.user.id,
-                |m| m.message_id > after && m.visible_text().contains(needle),
-                DEADLINE,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.last_seen = found.message_id;
-        found
-    }
-}
 
 async fn telegram_app(backend: Backend) -> Option<(TestApp, FakeTelegram)> {
     let fake = FakeTelegram::start(FakeTelegramOptions::default())

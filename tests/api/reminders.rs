@@ -16,12 +16,13 @@ use baithak::channel::whatsapp::RESUME_PAYLOAD;
 use baithak::clock::Clock;
 use baithak::programme::reminders::What;
 use baithak::store::{Job, JobStatus};
-use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions, SentMessage, UserHandle};
+use baithak::testkit::telegram::{FakeTelegram, FakeTelegramOptions};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 use crate::both_backends;
 use crate::support::database::{Backend, TestDatabase};
 use crate::support::{TestApp, WebTeacher, fixture_content};
+use crate::telegram::Teacher as TgTeacher;
 use crate::whatsapp_chat::{self, Setup, TEMPLATE, wait_rows};
 
 const DEADLINE: StdDuration = StdDuration::from_secs(20);
@@ -87,51 +88,6 @@ async fn reminded(app: &TestApp, channel: &str, user: &str) -> Vec<(What, String
 
 // ------------------------------------------------------------------------------------------
 // Telegram
-
-struct TgTeacher<'a> {
-    fake: &'a FakeTelegram,
-    user: UserHandle,
-    last_seen: i64,
-}
-
-impl TgTeacher<'_> {
-    fn says(&self, text: &str) {
-        self.fake
-            .send_text(&self.user, text)
-            .expect("update queued");
-    }
-
-    fn taps(&self, label: &str) {
-        self.fake
-            .press_label(&self.user, label)
-            .expect("button pressed");
-    }
-
-    async fn expect(&mut self, needle: &str) -> SentMessage {
-        let after = self.last_seen;
-        let found = self
-            .fake
-            .wait_for(
-                self.user.id,
-                |m| m.message_id > after && m.visible_text().contains(needle),
-                DEADLINE,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.last_seen = found.message_id;
-        found
-    }
-
-    /// Bot messages after the last one read.
-    fn unread(&self) -> Vec<String> {
-        self.fake
-            .sent_to(self.user.id)
-            .into_iter()
-            .filter(|m| m.message_id > self.last_seen)
-            .map(|m| m.visible_text().to_string())
-            .collect()
-    }
-}
 
 async fn telegram_app(backend: Backend, clock: &Clock) -> Option<(TestApp, FakeTelegram)> {
     let fake = FakeTelegram::start(FakeTelegramOptions {

@@ -70,15 +70,17 @@ fn unlimited() -> RateLimits {
     }
 }
 
-/// A teacher in a private chat with the bot on the fake.
-struct Teacher<'a> {
-    fake: &'a FakeTelegram,
-    user: UserHandle,
-    last_seen: i64,
+/// A teacher in a private chat with the bot on the fake (the other suites' Telegram teacher
+/// too).
+pub(crate) struct Teacher<'a> {
+    pub(crate) fake: &'a FakeTelegram,
+    pub(crate) user: UserHandle,
+    /// The last bot message read by [`Teacher::expect`].
+    pub(crate) last_seen: i64,
 }
 
 impl<'a> Teacher<'a> {
-    fn new(fake: &'a FakeTelegram, id: i64, name: &str) -> Teacher<'a> {
+    pub(crate) fn new(fake: &'a FakeTelegram, id: i64, name: &str) -> Teacher<'a> {
         Teacher {
             fake,
             user: fake.add_user(id, name, Some("en")),
@@ -86,20 +88,20 @@ impl<'a> Teacher<'a> {
         }
     }
 
-    fn says(&self, text: &str) {
+    pub(crate) fn says(&self, text: &str) {
         self.fake
             .send_text(&self.user, text)
             .expect("update queued");
     }
 
-    fn taps(&self, label: &str) {
+    pub(crate) fn taps(&self, label: &str) {
         self.fake
             .press_label(&self.user, label)
             .expect("button pressed");
     }
 
     /// Waits for the next bot message containing `needle`; later messages stay unseen.
-    async fn expect(&mut self, needle: &str) -> SentMessage {
+    pub(crate) async fn expect(&mut self, needle: &str) -> SentMessage {
         let after = self.last_seen;
         let found = self
             .fake
@@ -112,6 +114,25 @@ impl<'a> Teacher<'a> {
             .unwrap_or_else(|e| panic!("{e}"));
         self.last_seen = found.message_id;
         found
+    }
+
+    /// How many bot messages so far contain `needle`.
+    pub(crate) fn count(&self, needle: &str) -> usize {
+        self.fake
+            .sent_to(self.user.id)
+            .iter()
+            .filter(|m| m.visible_text().contains(needle))
+            .count()
+    }
+
+    /// Bot messages after the last one read.
+    pub(crate) fn unread(&self) -> Vec<String> {
+        self.fake
+            .sent_to(self.user.id)
+            .into_iter()
+            .filter(|m| m.message_id > self.last_seen)
+            .map(|m| m.visible_text().to_string())
+            .collect()
     }
 }
 
