@@ -37,6 +37,9 @@ impl BotProcess {
             .env("BAITHAK_CONTENT", content_dir)
             .env("BAITHAK_LOG_FORMAT", "json")
             .env("BAITHAK_LOG", "warn,baithak::cli=info")
+            // The same name across restarts: a restarted bot takes its killed self's leases
+            // back at once (callers running several bots pass a name each in `env`).
+            .env("BAITHAK_INSTANCE", "bench-bot")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

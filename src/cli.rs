@@ -37,6 +37,10 @@ pub struct Cli {
     /// links), e.g. `https://baithak.example.org`.
     #[arg(long, env = "BAITHAK_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// This instance's name among those sharing the database (unique per running instance,
+    /// the same across its restarts); default `{hostname}:{port}`.
+    #[arg(long, env = "BAITHAK_INSTANCE", global = true)]
+    pub instance: Option<String>,
     /// Telegram options (all optional; Telegram is on when a bot token is set).
     #[command(flatten)]
     pub telegram: TelegramArgs,
@@ -307,6 +311,17 @@ pub enum Command {
     /// Broadcasts to segments of teachers: send one (preview, confirm, watch), or list,
     /// follow, pause, resume, cancel. The running server sends; this command only watches.
     Broadcast(crate::broadcast_cli::BroadcastArgs),
+    /// A round-robin HTTP load balancer in front of several instances, for trying the
+    /// multi-instance topology without Docker (`scripts/topology`); not for production, where
+    /// a real proxy terminates HTTPS.
+    Balance {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// An instance's base URL (`http://127.0.0.1:8081`); repeat for each.
+        #[arg(long = "to", required = true)]
+        to: Vec<String>,
+    },
     /// Measure the engine and the end-to-end pipeline; print a table.
     Bench {
         /// Benchmark a channel end to end instead (`bench telegram`).
@@ -461,6 +476,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         telegram: cli.telegram.settings(),
         whatsapp: cli.whatsapp.settings()?,
         public_url: cli.public_url,
+        instance: cli.instance,
     };
     match command {
         Command::Serve { listen } => {
@@ -495,6 +511,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Telegram { action } => telegram(&settings, action).await,
+        Command::Balance { listen, to } => {
+            crate::telemetry::init("info");
+            let balancer = crate::testkit::balancer::Balancer::start(listen, to.clone())
+                .await
+                .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
+            tracing::info!(address = %balancer.address(), instances = to.len(), "balancing");
+            shutdown_signal().await;
+            for (instance, served) in balancer.served() {
+                tracing::info!(%instance, served, "requests served");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             crate::telemetry::init("info");
             let store = crate::store::Store::open(&settings.database_url, 1).await?;

@@ -24,6 +24,10 @@ pub struct Settings {
     /// `https://baithak.example.org`): certificate pictures are sent by URL under it and
     /// verification links point to it. Without it certificates go as text only.
     pub public_url: Option<String>,
+    /// This instance's name among the instances sharing the database (`BAITHAK_INSTANCE`),
+    /// used in leases. Unique per running instance and kept across its restarts, so a
+    /// restarted instance takes its dead self's work back at once. Default: `{hostname}:{port}`.
+    pub instance: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -36,6 +40,7 @@ impl fmt::Debug for Settings {
             .field("telegram", &self.telegram)
             .field("whatsapp", &self.whatsapp)
             .field("public_url", &self.public_url)
+            .field("instance", &self.instance)
             .finish()
     }
 }

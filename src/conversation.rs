@@ -5,6 +5,13 @@
 //! the new state, transcript, progress and outbox rows in one transaction
 //! ([`Store::commit_step`]). Different conversations are processed concurrently; one
 //! conversation is only ever processed by one task at a time ([`Conversations::kick`]).
+//!
+//! Several instances on one database share the inbox: a worker takes a lease on each
+//! conversation it is about to step (`conversation:{channel}:{user}`, [`CONVERSATION_LEASE`]),
+//! looks only at conversations nobody else holds, and gives the leases back after its commit. A
+//! commit is refused when the conversation's version moved or one of its events is no longer
+//! pending, and the conversation is then read again: so even a worker that outlived its lease
+//! never processes an event twice or out of order.
 
 pub mod cpd;
 pub mod desk;
@@ -32,6 +39,9 @@ use crate::store::{ExpertWrite, QuestionRow, TicketMessageRow, TicketRow};
 
 /// Events taken per batch: enough to make the transaction's fixed costs small per event.
 pub const BATCH: i64 = 256;
+/// How long a worker's claim on a conversation holds if it never gives it back (its instance
+/// died): the conversation's next events wait at most this long for another instance.
+pub const CONVERSATION_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often a step is retried when another writer changed the conversation first.
 const CONFLICT_RETRIES: usize = 8;
 /// After this many failed attempts an event is set aside (status `skipped`, logged) so that one
@@ -61,6 +71,10 @@ struct Inner {
     attached: watch::Sender<u64>,
     /// Bumped when a commit scheduled jobs (the scheduler looks at once).
     jobs: watch::Sender<u64>,
+    /// This process's name in leases (`{pid}-{random}`): unique among instances sharing a
+    /// database, and new at every start, so a restarted instance never mistakes a dead one's
+    /// claims for its own.
+    instance: String,
     /// The experts' Telegram group (chat id), when there is one.
     expert_group: Option<String>,
     /// Where Baithak's public pages are reached from outside (`BAITHAK_PUBLIC_URL`), for
@@ -93,6 +107,7 @@ impl Conversations {
                 delivered: watch::channel(0).0,
                 attached: watch::channel(0).0,
                 jobs: watch::channel(0).0,
+                instance: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
                 expert_group: None,
                 public_url: None,
             }),
@@ -125,6 +140,22 @@ impl Conversations {
     #[must_use]
     pub fn public_url(&self) -> Option<&str> {
         self.inner.public_url.as_deref()
+    }
+
+    /// This process's name in leases.
+    #[must_use]
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// Names this instance in leases (see [`crate::config::Settings::instance`]). Call before
+    /// the conversations are shared.
+    #[must_use]
+    pub fn with_instance(mut self, name: String) -> Conversations {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.instance = name;
+        }
+        self
     }
 
     /// The experts' Telegram group (chat id), when there is one.
@@ -324,8 +355,44 @@ impl Conversations {
     ///
     /// [`StoreError`] when the database fails; the events stay pending.
     pub async fn process_batch(&self, limit: i64) -> Result<usize, StoreError> {
-        let events = self.inner.store.pending_inbox(limit).await?;
-        self.process_events(events, NewTeacher::default()).await
+        let store = &self.inner.store;
+        let me = self.inner.instance.as_str();
+        // Leases are about processes staying alive, so they use the wall clock, never a
+        // manual one.
+        let now = Utc::now();
+        let events = store.pending_unleased(me, now, limit).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut wanted: Vec<String> = events
+            .iter()
+            .map(|e| crate::store::conversation_lease(&e.channel, &e.channel_user))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let until = now + chrono::Duration::from_std(CONVERSATION_LEASE).unwrap_or_default();
+        let held = store.take_leases(&wanted, me, now, until).await?;
+        let mine: std::collections::HashSet<&str> = held.iter().map(String::as_str).collect();
+        let events: Vec<InboxEvent> = events
+            .into_iter()
+            .filter(|e| {
+                mine.contains(
+                    crate::store::conversation_lease(&e.channel, &e.channel_user).as_str(),
+                )
+            })
+            .collect();
+        if held.len() < wanted.len() {
+            debug!(
+                skipped = wanted.len() - held.len(),
+                "conversations held by another instance"
+            );
+        }
+        let outcome = self.process_events(events, NewTeacher::default()).await;
+        if let Err(err) = store.release_leases(&held, me).await {
+            // They expire on their own.
+            debug!(error = %err, "conversation leases not released");
+        }
+        outcome
     }
 
     /// Processes the pending events of one conversation now, in order; returns how many.
@@ -409,7 +476,7 @@ impl Conversations {
         let now = self.inner.clock.now();
         let group = event.channel_user.clone();
         let mut write = ExpertWrite {
-            inbox_id: event.id,
+            inbox_id: Some(event.id),
             now: Some(now),
             ..ExpertWrite::default()
         };
@@ -566,6 +633,7 @@ impl Conversations {
                         .store
                         .skip_inbound(event.id, self.inner.clock.now())
                         .await?;
+                    crate::metrics::processed("skipped", 1);
                     continue;
                 }
             };
@@ -574,6 +642,7 @@ impl Conversations {
                     && event.channel == "telegram"
                 {
                     self.process_expert(&event, &message).await?;
+                    crate::metrics::committed([event.received_at], self.inner.clock.now());
                 } else {
                     debug!(
                         inbox.id = event.id,
@@ -583,6 +652,7 @@ impl Conversations {
                         .store
                         .skip_inbound(event.id, self.inner.clock.now())
                         .await?;
+                    crate::metrics::processed("skipped", 1);
                 }
                 continue;
             }
@@ -592,6 +662,7 @@ impl Conversations {
                     .store
                     .skip_inbound(event.id, self.inner.clock.now())
                     .await?;
+                crate::metrics::processed("skipped", 1);
                 continue;
             }
             let key = (event.channel.clone(), event.channel_user.clone());
@@ -634,6 +705,11 @@ impl Conversations {
             ));
         }
         self.inner.store.commit_batch(&commits).await?;
+        let received = groups
+            .iter()
+            .flat_map(|g| &g.events)
+            .map(|(e, _)| e.received_at);
+        crate::metrics::committed(received, self.inner.clock.now());
         let files = commits
             .iter()
             .flat_map(|c| &c.ticket_messages)
@@ -665,9 +741,22 @@ impl Conversations {
         new_teacher: NewTeacher,
     ) -> Result<(), StoreError> {
         let mut last = StoreError::Conflict;
-        for _ in 0..CONFLICT_RETRIES {
+        let mut reread: Option<Group> = None;
+        for attempt in 0..CONFLICT_RETRIES {
+            if attempt > 0 && matches!(last, StoreError::Conflict) {
+                // Someone else moved the conversation on, perhaps by processing some of these
+                // very events: step what is still pending, from the state as it is now.
+                let (channel, user) = &group.key;
+                let events = self.inner.store.pending_for(channel, user).await?;
+                let mut groups = self.readable_groups(events).await?;
+                match groups.pop() {
+                    Some(fresh) => reread = Some(fresh),
+                    None => return Ok(()),
+                }
+            }
+            let current = reread.as_ref().unwrap_or(group);
             match self
-                .commit_groups(std::slice::from_ref(group), new_teacher)
+                .commit_groups(std::slice::from_ref(current), new_teacher)
                 .await
             {
                 Ok(()) => return Ok(()),
@@ -678,6 +767,7 @@ impl Conversations {
                 }
             }
         }
+        let group = reread.as_ref().unwrap_or(group);
         let Some((first, _)) = group.events.first() else {
             return Ok(());
         };
@@ -686,6 +776,7 @@ impl Conversations {
             return Err(last);
         }
         warn!(inbox.id = first.id, attempts, error = %last, "event set aside after repeated failures");
+        crate::metrics::processed("set_aside", 1);
         self.inner
             .store
             .skip_inbound(first.id, self.inner.clock.now())
@@ -733,6 +824,7 @@ async fn write_inbox(store: Store, mut queue: mpsc::UnboundedReceiver<PendingInb
         match outcome {
             Ok(ids) => {
                 for (pending, id) in batch.into_iter().zip(ids) {
+                    crate::metrics::inbound(&pending.channel, id.is_some());
                     let _ = pending.reply.send(Ok(id.is_some()));
                 }
             }

@@ -24,10 +24,13 @@
 //!   expert group.
 //! - [`schedule`]: PURE. The scheduler's policy: late jobs, quiet hours, recurrence, retries.
 //! - [`scheduler`]: persisted jobs claimed with a lease and run by kind (housekeeping first).
+//! - [`leader`]: singletons among instances (a platform's dispatcher, Telegram polling), each run
+//!   where the lease `leader:{role}` is held, with failover.
 //! - [`certificate`]: certificate images (SVG template, shaped text, PNG).
 //! - [`channel`]: adapters at the edge (terminal chat, web chat, Telegram, WhatsApp).
 //! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz` (alive) and `/readyz` (database and content).
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
+//! - [`metrics`]: Prometheus metrics (the process-wide recorder, `/metrics`).
 //! - [`bench`], [`bench_child`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API, WhatsApp Graph API) for tests and
 //!   the benchmark.
@@ -53,6 +56,8 @@ pub mod insights;
 pub mod kb_cli;
 pub mod knowledge;
 pub mod language;
+pub mod leader;
+pub mod metrics;
 pub mod programme;
 pub mod report_cli;
 pub mod reports;

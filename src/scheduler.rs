@@ -18,6 +18,7 @@
 
 pub mod calendar;
 pub mod housekeeping;
+pub mod mydata;
 pub mod practice;
 pub mod reminders;
 pub mod school;
@@ -106,6 +107,7 @@ pub fn standard(conversations: Conversations) -> Scheduler {
         vec![
             Arc::new(housekeeping::Housekeeping),
             Arc::new(verify::Verify),
+            Arc::new(mydata::MyData),
             Arc::new(practice::Week),
             Arc::new(practice::Send),
             Arc::new(practice::Endorsed),
@@ -379,6 +381,7 @@ impl Scheduler {
                     .retry_job(job.id, &self.inner.worker, &error, at)
                     .await?;
                 if held {
+                    crate::metrics::job(&job.kind, "retry");
                     warn!(
                         job.id = job.id, job.kind = %job.kind, attempts = job.attempts,
                         retry_at = %at, %error, "job failed; will try again"
@@ -416,6 +419,7 @@ impl Scheduler {
             taken_over(job);
             return Ok(());
         }
+        crate::metrics::job_finished(&job.kind, &finish.status);
         let reason = finish.reason.as_deref().unwrap_or("");
         let next = finish.next.map(|at| at.to_rfc3339());
         let next = next.as_deref();

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, redact};
 use crate::content::{self, ContentHandle};
 use crate::conversation::Conversations;
+use crate::leader;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -43,7 +44,16 @@ impl Application {
     /// A clear message when content is broken (every problem listed), the database is
     /// unreachable, or the address is taken.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
-        let conversations = open(settings, clock).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let instance = settings
+            .instance
+            .clone()
+            .unwrap_or_else(|| format!("{}:{port}", hostname()));
+        tracing::info!(%instance, "instance");
+        let conversations = open(settings, clock).await?.with_instance(instance);
         // The recurring jobs exist before the app serves, whether or not its runner has looked.
         let scheduler = crate::scheduler::standard(conversations.clone());
         scheduler
@@ -58,9 +68,6 @@ impl Application {
             }
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(Application {
             listener,
             conversations,
@@ -82,7 +89,10 @@ impl Application {
         &self.conversations
     }
 
-    /// Serves until `shutdown` resolves, then stops taking requests and returns.
+    /// Serves until `shutdown` resolves, then shuts down gracefully: stops taking requests
+    /// (those in flight finish, so every acknowledged event is stored), lets the worker finish
+    /// its batch, stops the singletons this instance leads and the scheduler (a job in hand
+    /// finishes), gives every lease back, and returns.
     ///
     /// # Errors
     ///
@@ -137,6 +147,19 @@ impl Application {
             let _ = task.await;
         }
         watcher.abort();
+        // Whatever this instance still holds goes back now rather than when it expires, so the
+        // other instances carry on at once.
+        match self
+            .conversations
+            .store()
+            .release_all_leases(self.conversations.instance())
+            .await
+        {
+            Ok(n) => tracing::info!(leases = n, "stopped; leases given back"),
+            Err(err) => {
+                tracing::warn!(error = %err, "stopped; leases not given back (they expire)")
+            }
+        }
         self.conversations.store().close().await;
         result.context("server failed")
     }
@@ -165,12 +188,9 @@ impl Application {
             &sending.access_token,
         )
         .context("cannot build the WhatsApp client")?;
-        let dispatcher = crate::channel::whatsapp::dispatch::Dispatcher::new(
-            api.clone(),
-            self.conversations.clone(),
-            sending.limits,
-            sending.templates.clone(),
-        );
+        // One throughput for the instance's terms as the sender: the webhook charges it.
+        let throughput = std::num::NonZeroU32::new(sending.limits.per_second)
+            .map(|n| std::sync::Arc::new(crate::channel::whatsapp::pace::Throughput::new(n)));
         let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
             let mut stopped = stop.subscribe();
             async move {
@@ -178,14 +198,38 @@ impl Application {
             }
         };
         tracing::info!(rate = sending.limits.per_second, "whatsapp sending on");
-        let media =
-            crate::channel::whatsapp::media::run(api, self.conversations.clone(), stopped(stop));
-        let throughput = dispatcher.throughput();
+        let (conversations, limits, templates) = (
+            self.conversations.clone(),
+            sending.limits,
+            sending.templates.clone(),
+        );
+        let (send_api, shared) = (api.clone(), throughput.clone());
+        let dispatch = leader::run(
+            self.conversations.clone(),
+            "whatsapp-dispatch",
+            move |term| {
+                crate::channel::whatsapp::dispatch::Dispatcher::sharing(
+                    send_api.clone(),
+                    conversations.clone(),
+                    limits,
+                    templates.clone(),
+                    shared.clone(),
+                )
+                .run(term)
+            },
+            stopped(stop),
+        );
+        let conversations = self.conversations.clone();
+        let media = leader::run(
+            self.conversations.clone(),
+            "whatsapp-media",
+            move |term| {
+                crate::channel::whatsapp::media::run(api.clone(), conversations.clone(), term)
+            },
+            stopped(stop),
+        );
         Ok((
-            vec![
-                tokio::spawn(dispatcher.run(stopped(stop))),
-                tokio::spawn(media),
-            ],
+            vec![tokio::spawn(dispatch), tokio::spawn(media)],
             throughput,
         ))
     }
@@ -211,18 +255,48 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
+        // Each of these runs on one instance at a time (see `leader`).
         if settings.mode == Mode::Polling {
-            let polling = polling::run(api.clone(), self.conversations.clone(), stopped(&stop));
+            let (api, conversations) = (api.clone(), self.conversations.clone());
+            let polling = leader::run(
+                self.conversations.clone(),
+                "telegram-polling",
+                move |term| polling::run(api.clone(), conversations.clone(), term),
+                stopped(&stop),
+            );
             tasks.push(tokio::spawn(polling));
         }
-        let dispatcher = Dispatcher::new(api.clone(), self.conversations.clone(), settings.limits);
-        tasks.push(tokio::spawn(dispatcher.run(stopped(&stop))));
+        let (send_api, conversations, limits) =
+            (api.clone(), self.conversations.clone(), settings.limits);
+        let dispatch = leader::run(
+            self.conversations.clone(),
+            "telegram-dispatch",
+            move |term| Dispatcher::new(send_api.clone(), conversations.clone(), limits).run(term),
+            stopped(&stop),
+        );
+        tasks.push(tokio::spawn(dispatch));
         if self.conversations.expert_group().is_some() {
-            let sla = crate::sla_watch::run(self.conversations.clone(), stopped(&stop));
+            let conversations = self.conversations.clone();
+            let sla = leader::run(
+                self.conversations.clone(),
+                "sla-watch",
+                move |term| crate::sla_watch::run(conversations.clone(), term),
+                stopped(&stop),
+            );
             tasks.push(tokio::spawn(sla));
         }
         (stop, tasks)
     }
+}
+
+/// The machine's name (a container's, under Docker), for the default instance name.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// Registers the "/" command menu in every language (English as the default); a failure is

@@ -181,6 +181,53 @@ contract! {
         assert_eq!((counts.transcript, counts.outbox), (0, 0), "the transaction rolled back");
     }
 
+    async fn an_event_no_longer_pending_is_a_conflict_and_writes_nothing(store: Store) {
+        // Another instance processed the event first (a worker that outlived its lease).
+        let ids = store.record_inbound_many(&[inbound("e1", "u1", "{}")]).await.expect("stored");
+        let event = ids[0].expect("new event");
+        let conv = store.load_conversation("web", "u1", "{}", t0()).await.expect("load");
+        store.skip_inbound(event, t0()).await.expect("processed elsewhere");
+        let late = Commit {
+            teacher_id: conv.teacher_id,
+            version: conv.version,
+            state: "{\"n\":1}".into(),
+            now: t0(),
+            inbox_ids: vec![event],
+            transcript: vec![TranscriptEntry { direction: "in", node: None, body: "again".into() }],
+            ..Commit::default()
+        };
+
+        let result = store.commit_step(&late).await;
+        let reloaded = store.load_conversation("web", "u1", "{}", t0()).await.expect("load");
+        let counts = store.teacher_counts(conv.teacher_id).await.expect("counts");
+
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(reloaded.version, conv.version, "the state did not move");
+        assert_eq!(counts.transcript, 0, "the transaction rolled back");
+    }
+
+    async fn a_lease_has_one_holder_until_it_expires_or_is_given_back(store: Store) {
+        let names: Vec<String> = vec!["conversation:web:u1".into(), "conversation:web:u2".into()];
+        let hour = Duration::hours(1);
+        let a = store.take_leases(&names, "a", t0(), t0() + hour).await.expect("a takes");
+        assert_eq!(a, names);
+        // Held: b gets nothing, a renews.
+        let b = store.take_leases(&names, "b", t0(), t0() + hour).await.expect("b asks");
+        assert!(b.is_empty(), "{b:?}");
+        assert!(store.take_lease(&names[0], "a", t0(), t0() + hour * 2).await.expect("renew"));
+        // a gives one back; b takes it, and the other once it has expired.
+        store.release_leases(&names[..1], "a").await.expect("release");
+        let later = t0() + hour + Duration::minutes(1);
+        let b = store.take_leases(&names, "b", later, later + hour).await.expect("b asks");
+        assert_eq!(b, names, "one given back, one expired");
+        assert_eq!(store.lease_holder(&names[1], later).await.expect("holder").as_deref(), Some("b"));
+        // Releasing what one no longer holds changes nothing; shutting down gives back all.
+        store.release_leases(&names, "a").await.expect("release");
+        assert_eq!(store.lease_holder(&names[0], later).await.expect("holder").as_deref(), Some("b"));
+        assert_eq!(store.release_all_leases("b").await.expect("release all"), 2);
+        assert_eq!(store.lease_holder(&names[0], later).await.expect("holder"), None);
+    }
+
     async fn lesson_progress_keeps_the_furthest_part_and_the_first_completion(store: Store) {
         let conv = store.load_conversation("web", "u1", "{}", t0()).await.expect("load");
         let steps = [(3, false, 0), (1, false, 1), (4, true, 2), (2, false, 3)];

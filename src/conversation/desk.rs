@@ -66,7 +66,7 @@ impl Conversations {
             }
             let now = self.clock().now();
             let mut write = ExpertWrite {
-                inbox_id: 0,
+                inbox_id: None,
                 now: Some(now),
                 ticket: Some(code.to_string()),
                 status: change.status.map(str::to_string),

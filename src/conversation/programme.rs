@@ -29,6 +29,15 @@ impl Conversations {
     ///
     /// [`StoreError`]; nothing of the failed batch was queued, and calling again is safe.
     pub async fn deliver(&self, deliveries: &[Delivery]) -> Result<usize, StoreError> {
+        // A teacher who asked to be forgotten has no chat any more: nothing is said to them.
+        let deliveries: Vec<&Delivery> = deliveries
+            .iter()
+            .filter(|d| {
+                !d.to
+                    .channel_user
+                    .starts_with(crate::store::privacy::FORGOTTEN_PREFIX)
+            })
+            .collect();
         if deliveries.is_empty() {
             return Ok(0);
         }

@@ -70,4 +70,14 @@ pub const TEXT_KEYS: &[&str] = &[
     "reminder_try_again_short",
     "reminder_not_now",
     "reminder_later",
+    // The teacher's own data (`helpdesk::privacy`).
+    "mydata_report",
+    "mydata_none",
+    "mydata_notices_on",
+    "mydata_notices_off",
+    "forget_confirm",
+    "forget_yes",
+    "forget_no",
+    "forget_done",
+    "forget_kept",
 ];

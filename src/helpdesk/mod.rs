@@ -12,6 +12,7 @@ pub mod canned;
 pub mod config;
 pub mod desk;
 pub mod notice;
+pub mod privacy;
 pub mod sla;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +74,9 @@ pub struct HelpdeskState {
     /// A ticket whose rating may get a comment (the next words).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// "/forget" waits for the teacher's yes or no (`privacy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forget: bool,
 }
 
 impl HelpdeskState {
@@ -378,6 +382,10 @@ impl<'a> Helpdesk<'a> {
 
 impl Helpdesk<'_> {
     fn handle(&mut self, input: &Input) {
+        // The teacher's own data: "/mydata", "/forget" and its confirmation (`privacy`).
+        if privacy::handled(self, input) {
+            return;
+        }
         if let Input::Choice(id) = input
             && let Some(button) = id.strip_prefix(BUTTON_PREFIX)
         {

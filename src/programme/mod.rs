@@ -23,6 +23,7 @@
 pub mod calendar;
 pub mod pathways;
 pub mod practice;
+pub mod privacy;
 pub mod reminders;
 pub mod school;
 pub mod segment;
@@ -55,6 +56,8 @@ pub struct Programme {
     /// Pathways: sets of modules with a certificate of their own (`pathways.yaml`; none
     /// when absent).
     pub pathways: pathways::Pathways,
+    /// How long what teachers write is kept (`privacy.yaml`; defaults when absent).
+    pub privacy: privacy::Settings,
 }
 
 /// Reads `programme/` under `root` (each file is optional), adding every problem to
@@ -71,7 +74,9 @@ pub fn load(
     let reminders = read_reminders(&root.join(DIR), diagnostics);
     let calendar = read_calendar(&root.join(DIR), dialogues, diagnostics);
     let pathways = read_pathways(&root.join(DIR), dialogues, diagnostics);
+    let privacy = read_privacy(&root.join(DIR), diagnostics);
     Programme {
+        privacy,
         pathways,
         reminders,
         calendar,
@@ -88,6 +93,20 @@ fn read_reminders(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> reminders::S
             let at = crate::diagnostic::Pos::new(0, 0);
             diagnostics.push(Diagnostic::error(&path, at, format!("cannot read: {err}")));
             reminders::Settings::default()
+        }
+    }
+}
+
+/// `privacy.yaml` in `dir`, parsed ([`privacy::parse`]); the defaults when it is absent.
+fn read_privacy(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> privacy::Settings {
+    let path = dir.join(privacy::FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => privacy::parse(&path, &source, diagnostics),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => privacy::Settings::default(),
+        Err(err) => {
+            let at = crate::diagnostic::Pos::new(0, 0);
+            diagnostics.push(Diagnostic::error(&path, at, format!("cannot read: {err}")));
+            privacy::Settings::default()
         }
     }
 }
@@ -167,6 +186,9 @@ pub enum Message {
     /// The answer to the teacher's `/verify CODE` (`certificate::award`); said even after
     /// STOP (the teacher asked).
     VerifyResult(crate::certificate::award::VerifyResult),
+    /// What Baithak keeps about the teacher, for their "/mydata" (`helpdesk::privacy`); said
+    /// even after STOP (the teacher asked).
+    MyData(Box<crate::helpdesk::privacy::MyData>),
 }
 
 /// Words from the programme, in the teacher's language.
@@ -194,6 +216,7 @@ impl Message {
             Message::Announcement(a) => a.occasion.clone(),
             Message::SchoolSummary(summary) => summary.tag(),
             Message::VerifyResult(result) => result.tag(),
+            Message::MyData(data) => data.tag(),
         }
     }
 
@@ -231,6 +254,14 @@ pub enum Effect {
     Verify {
         /// The code as typed (trimmed).
         code: String,
+    },
+    /// The teacher confirmed "/forget": their records are anonymised in the commit's
+    /// transaction (`store::privacy::forget!`), and the chat gets a fresh conversation.
+    Forget {
+        /// The fresh conversation's state, as JSON.
+        state: String,
+        /// Its profile, as JSON.
+        profile: String,
     },
     /// A teacher answered a CPD-hour session's invitation (a later answer replaces it).
     Rsvp {
@@ -276,6 +307,7 @@ pub fn deliver(
         Message::Announcement(a) => calendar::announce(&mut h, a),
         Message::SchoolSummary(summary) => school::deliver(&mut h, summary),
         Message::VerifyResult(result) => crate::certificate::award::verify_result(&mut h, result),
+        Message::MyData(data) => crate::helpdesk::privacy::say_my_data(&mut h, data),
     }
     h.finish()
 }

@@ -1,5 +1,7 @@
 //! The housekeeping job: every day at 03:00 programme time, deletes the console sessions that
-//! have ended and the failed sign-ins too old to throttle anyone. Nothing teachers see, so it
+//! have ended and the failed sign-ins too old to throttle anyone, the transcript lines older
+//! than the retention period (`programme/privacy.yaml`, `transcript_days`), and the address
+//! and words still on forgotten teachers' outbox rows once sent (or a day old). Nothing teachers see, so it
 //! runs at night; found more than 12 hours late (after downtime) it waits for the next night.
 
 use chrono::{Duration, NaiveTime};
@@ -51,10 +53,20 @@ impl Handler for Housekeeping {
                         sessions,
                         failures, "console sessions and sign-in failures purged"
                     );
-                    Outcome::Done
                 }
-                Err(err) => Outcome::Retry(err.to_string()),
+                Err(err) => return Outcome::Retry(err.to_string()),
             }
+            let days = cx.content().get().programme.privacy.transcript_days;
+            let store = cx.store();
+            match store.purge_transcript(now - Duration::days(days)).await {
+                Ok(lines) => info!(lines, days, "transcript lines past their retention deleted"),
+                Err(err) => return Outcome::Retry(err.to_string()),
+            }
+            match store.tidy_forgotten(now - Duration::days(1)).await {
+                Ok(rows) => info!(rows, "forgotten teachers' outbox rows tidied"),
+                Err(err) => return Outcome::Retry(err.to_string()),
+            }
+            Outcome::Done
         })
     }
 

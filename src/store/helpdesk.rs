@@ -6,6 +6,17 @@ use super::{Backend, Store, StoreError, from_millis};
 macro_rules! expert_statements {
     ($tx:ident, $write:expr, $now:expr) => {{
         let w: &ExpertWrite = $write;
+        // First: an event another instance processed already writes nothing again (the
+        // transaction rolls back when dropped).
+        if let Some(id) = w.inbox_id {
+            let pending = sqlx::query("UPDATE inbox SET status = 'done', processed_at = $1 WHERE id = $2 AND status = 'pending'")
+                .bind($now).bind(id)
+                .execute(&mut *$tx).await?
+                .rows_affected();
+            if pending == 0 {
+                return Ok(());
+            }
+        }
         if let Some(code) = &w.ticket {
             let (expect_status, expect_expert) = match &w.expect {
                 Some((status, expert)) => (Some(status.as_str()), Some(expert.as_deref().unwrap_or(""))),
@@ -56,9 +67,6 @@ macro_rules! expert_statements {
             .bind(channel).bind(external).bind(user).bind(payload).bind($now)
             .execute(&mut *$tx).await?;
         }
-        sqlx::query("UPDATE inbox SET status = 'done', processed_at = $1 WHERE id = $2")
-            .bind($now).bind(w.inbox_id)
-            .execute(&mut *$tx).await?;
     }};
 }
 use chrono::{DateTime, Utc};
@@ -328,8 +336,8 @@ pub enum Mark {
 /// Everything one expert message in the expert group writes, in one transaction.
 #[derive(Clone, Debug, Default)]
 pub struct ExpertWrite {
-    /// The expert's inbox event, marked done.
-    pub inbox_id: i64,
+    /// The expert's inbox event, marked done (none for an action in the console).
+    pub inbox_id: Option<i64>,
     /// When.
     pub now: Option<DateTime<Utc>>,
     /// The ticket acted on.

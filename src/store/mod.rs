@@ -110,10 +110,16 @@ pub use plans::{
 };
 mod insights;
 mod jobs;
+mod monitoring;
+pub use monitoring::{Backlog, Backlogs};
+mod leases;
+pub use leases::conversation_lease;
 pub(crate) mod practices;
 pub use practices::{EndorsementCount, Practice};
 pub(crate) mod calendar;
+pub(crate) mod privacy;
 pub(crate) mod programme;
+pub use privacy::{AuditEntry, AuditFilter};
 mod reminders;
 pub use reminders::{QueuedReminder, ReminderCandidate, ReminderWindow};
 mod school;
@@ -309,6 +315,32 @@ impl Store {
         const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
                            WHERE status = 'pending' ORDER BY id LIMIT $1";
         let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(InboxEvent::from_row).collect())
+    }
+
+    /// Up to `limit` pending events, oldest first, of conversations no other instance holds a
+    /// lease on at `now` (see [`Store::take_leases`]): what `holder`'s worker may try to claim.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub async fn pending_unleased(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        const SQL: &str = "SELECT id, channel, external_id, channel_user, payload, received_at FROM inbox \
+                           WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM leases \
+                             WHERE leases.name = 'conversation:' || inbox.channel || ':' || inbox.channel_user \
+                             AND leases.holder <> $1 AND leases.until >= $2) \
+                           ORDER BY id LIMIT $3";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, (i64, String, String, String, String, i64)>(SQL)
+            .bind(holder)
+            .bind(millis(now))
             .bind(limit)
             .fetch_all(pool)
             .await?);

@@ -68,6 +68,9 @@ macro_rules! write_effect {
                 .execute(&mut *$tx)
                 .await?;
             }
+            $crate::programme::Effect::Forget { state, profile } => {
+                $crate::store::privacy::forget!($tx, c, state, profile);
+            }
             $crate::programme::Effect::Rsvp { session, attend } => {
                 sqlx::query($crate::store::calendar::UPSERT_RSVP)
                     .bind(session)

@@ -448,14 +448,18 @@ macro_rules! write_commits {
         for chunk in pow2_chunks(&done, 2) {
             let sql = format!(
                 "UPDATE inbox SET status = 'done', processed_at = v.column2 FROM (VALUES {}) AS v \
-                 WHERE inbox.id = v.column1",
+                 WHERE inbox.id = v.column1 AND inbox.status = 'pending'",
                 value_rows(&["BIGINT", "BIGINT"], chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, at) in chunk {
                 q = q.bind(*id).bind(*at);
             }
-            q.execute(&mut *$tx).await?;
+            // An event no longer pending was processed by someone else (another instance whose
+            // lease this one's outlived): nothing here is written, and the caller reads again.
+            if q.execute(&mut *$tx).await?.rows_affected() != chunk.len() as u64 {
+                return Err($crate::store::StoreError::Conflict);
+            }
         }
 
         let transcript: Vec<(&$crate::store::Commit, &$crate::store::TranscriptEntry)> =

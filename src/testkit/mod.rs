@@ -8,7 +8,9 @@
 //!   Rust and an HTTP control API.
 //! - [`whatsapp`]: a faithful fake of Meta's WhatsApp Cloud API (Graph API on `127.0.0.1:0`) that
 //!   posts signed webhooks, with a Rust control API.
+//! - [`balancer`]: a round-robin HTTP load balancer in front of several instances.
 
+pub mod balancer;
 mod cuttable;
 pub mod telegram;
 pub mod whatsapp;

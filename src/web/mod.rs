@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(telegram::routes())
         .merge(whatsapp::routes())
         .merge(verify::routes())
+        .route("/metrics", get(crate::metrics::scrape))
+        // After every route: counts requests by the matched pattern, never the raw path.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

@@ -347,6 +347,7 @@ both_backends! {
             telegram: None,
             whatsapp: None,
             public_url: None,
+            instance: None,
         };
         let other = baithak::startup::open(&settings, clock.clone())
             .await

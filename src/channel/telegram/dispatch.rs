@@ -99,7 +99,7 @@ impl Platform for Telegram {
         let hand_back = |wait, everyone, rows| Turn::Wait(wait, everyone, rows);
         while let Some(mut queued) = rows.pop_front() {
             let id = queued.row.id;
-            match self.send_row(chat, &mut queued).await {
+            match crate::metrics::timed_send(CHANNEL, self.send_row(chat, &mut queued)).await {
                 Ok(()) => {
                     if !queue.record_sent(id, None).await {
                         // Not sent again by this process (it is below `seen_up_to`); the

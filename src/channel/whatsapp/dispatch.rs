@@ -61,6 +61,19 @@ impl Dispatcher {
         templates: Templates,
     ) -> Dispatcher {
         let global = NonZeroU32::new(limits.per_second).map(|n| Arc::new(Throughput::new(n)));
+        Dispatcher::sharing(api, conversations, limits, templates, global)
+    }
+
+    /// [`Dispatcher::new`] on a throughput that outlives it: the one the webhook charges, kept
+    /// by the instance across its terms as the sending leader.
+    #[must_use]
+    pub fn sharing(
+        api: GraphApi,
+        conversations: Conversations,
+        limits: SendLimits,
+        templates: Templates,
+        global: Option<Arc<Throughput>>,
+    ) -> Dispatcher {
         let per_recipient = NonZeroU32::new(limits.pair_burst).and_then(|burst| {
             Quota::with_period(limits.pair_period)
                 .map(|q| Arc::new(RateLimiter::keyed(q.allow_burst(burst))))
@@ -171,14 +184,22 @@ impl Platform for WhatsApp {
                         rows.push_front(queued);
                         return self.hold(queue, chat, &window, rows).await;
                     }
-                    self.send_parts(&address, &reply, &mut queued).await
+                    crate::metrics::timed_send(
+                        CHANNEL,
+                        self.send_parts(&address, &reply, &mut queued),
+                    )
+                    .await
                 }
                 Row::Photo(photo) => {
                     if !is_open(window.last_inbound_at, now()) {
                         rows.push_front(queued);
                         return self.hold(queue, chat, &window, rows).await;
                     }
-                    self.send_photo(&address, &photo, &mut queued).await
+                    crate::metrics::timed_send(
+                        CHANNEL,
+                        self.send_photo(&address, &photo, &mut queued),
+                    )
+                    .await
                 }
             };
             match result {
@@ -306,6 +327,7 @@ impl WhatsApp {
             "outside the 24-hour window; messages held"
         );
         queue.finished_with(ids.len());
+        crate::metrics::sends(CHANNEL, "held", ids.len() as u64);
         if templates.is_empty() {
             Turn::Done
         } else {
@@ -361,7 +383,7 @@ impl WhatsApp {
         });
         message[address.field] = Value::from(address.id.as_str());
         self.wait_for_turn(&address.id).await;
-        let wamid = self.api.send(&message).await?;
+        let wamid = crate::metrics::timed_send(CHANNEL, self.api.send(&message)).await?;
         // Recorded before the row, so a crash between the two cannot send a second template
         // within the period.
         store

@@ -118,5 +118,7 @@ pub async fn create(state: Console, posted: Posted<NewAccount>) -> Result<Respon
         .await;
     }
     tracing::info!(by = staff.user.id, role = %role, "console account added");
+    let detail = format!("role {role}");
+    super::audit::record(&state, &staff, "account.add", &name, &detail).await;
     page(&state, staff, Some((name, password)), None).await
 }

@@ -114,6 +114,7 @@ pub async fn login(
         )
         .await?;
     tracing::info!(user = user.id, role = %role, "console sign-in");
+    super::audit::record_as(&state, (user.id, &user.name), "sign_in", "", "").await;
     let to = if safe_next(&form.next) {
         form.next
     } else {
@@ -146,6 +147,7 @@ pub async fn logout(
         .end_staff_session(&posted.staff.token_hash, now)
         .await?;
     tracing::info!(user = posted.staff.user.id, "console sign-out");
+    super::audit::record(&state, &posted.staff, "sign_out", "", "").await;
     Ok((
         [(
             header::SET_COOKIE,

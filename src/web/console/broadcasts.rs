@@ -307,6 +307,8 @@ pub async fn send(
     match broadcast::start(store, &draft, &staff.user.name, &rates, now).await {
         Ok((id, _)) => {
             state.conversations.jobs_scheduled();
+            let target = format!("broadcast:{id}");
+            super::audit::record(&state, &staff, "broadcast.start", &target, "").await;
             Ok(Redirect::to(&format!("/console/broadcasts/{id}")).into_response())
         }
         Err(DraftError::Store(err)) => Err(err.into()),
@@ -398,5 +400,7 @@ pub async fn act(
         state.conversations.jobs_scheduled();
     }
     tracing::info!(broadcast.id = id, user = staff.user.id, %action, "broadcast changed");
+    let target = format!("broadcast:{id}");
+    super::audit::record(&state, &staff, &format!("broadcast.{action}"), &target, "").await;
     Ok(Redirect::to(&format!("/console/broadcasts/{id}")).into_response())
 }

@@ -39,6 +39,8 @@ pub async fn export(
     let now = state.conversations.clock().now();
     let (since, until) = period(&filters, now).map_err(ConsoleError::BadRequest)?;
     let filter = report_filter(&filters, since, until);
+    let period = format!("{}..{}", since.format("%Y-%m-%d"), until.format("%Y-%m-%d"));
+    super::audit::record(&state, &staff, "export.csv", name, &period).await;
     let store = state.conversations.store();
     let table = if name == "tickets" {
         tables::tickets(&store.ticket_lines(&filter).await?)

@@ -17,6 +17,7 @@
 //! `SameSite=Lax` is a third wall. GET requests never change anything.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod broadcasts;
 pub mod calendar;
@@ -70,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{code}", get(tickets::ticket))
         .route("/console/tickets/{code}/{action}", post(tickets::act))
         .route("/console/tickets/{code}/files/{number}", get(tickets::file))
+        .route("/console/audit", get(audit::page))
         .route(
             "/console/accounts",
             get(accounts::list).post(accounts::create),

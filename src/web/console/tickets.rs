@@ -278,6 +278,9 @@ pub async fn ticket(
     let store = state.conversations.store();
     let now = state.conversations.clock().now();
     let ticket = store.ticket(&code).await?;
+    // The page shows the teacher's profile and transcript: both are recorded.
+    let teacher = format!("teacher:{}", ticket.teacher_id);
+    super::audit::record(&state, &staff, "ticket.view", &code, &teacher).await;
     let profile = store.teacher_profile(ticket.teacher_id).await?;
     let (channel, contact) = store.teacher_contact(ticket.teacher_id).await?;
     let progress = store.lesson_progress(ticket.teacher_id).await?;
@@ -479,6 +482,8 @@ pub async fn file(
     let Some(found) = store.ticket_attachment(&code, number).await? else {
         return Err(ConsoleError::NotFound);
     };
+    let detail = format!("file {number}");
+    super::audit::record(&state, &staff, "ticket.file", &code, &detail).await;
     let attachment = found.attachment;
     let (bytes, path) = match (found.bytes, &state.telegram_api) {
         (Some(bytes), _) => (bytes, None),

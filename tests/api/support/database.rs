@@ -68,6 +68,19 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The same database for a second instance of the app; only the first handle cleans up,
+    /// so it must outlive this one.
+    #[allow(dead_code)] // this file is shared by several test binaries
+    pub fn share(&self) -> TestDatabase {
+        TestDatabase {
+            url: self.url.clone(),
+            _dir: None,
+            drop_pg: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin_url, name)) = self.drop_pg.take() else {

@@ -76,6 +76,7 @@ impl TestApp {
             telegram: None,
             whatsapp: None,
             public_url: None,
+            instance: None,
         };
         configure(&mut settings);
         let app = Application::build(&settings, clock)
