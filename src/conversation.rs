@@ -148,6 +148,25 @@ impl Conversations {
         &self.inner.instance
     }
 
+    /// Wakes this instance's senders when any instance commits outbox rows (PostgreSQL
+    /// `LISTEN`), so a reply stepped on another instance goes out at once rather than at the
+    /// sender's next sweep. Runs until the conversations are dropped; nothing on SQLite.
+    pub fn follow_other_instances(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            store
+                .watch_outbox(|| match weak.upgrade() {
+                    Some(inner) => {
+                        inner.committed.send_modify(|n| *n = n.wrapping_add(1));
+                        true
+                    }
+                    None => false,
+                })
+                .await;
+        });
+    }
+
     /// Names this instance in leases (see [`crate::config::Settings::instance`]). Call before
     /// the conversations are shared.
     #[must_use]

@@ -54,6 +54,7 @@ impl Application {
             .unwrap_or_else(|| format!("{}:{port}", hostname()));
         tracing::info!(%instance, "instance");
         let conversations = open(settings, clock).await?.with_instance(instance);
+        conversations.follow_other_instances();
         // The recurring jobs exist before the app serves, whether or not its runner has looked.
         let scheduler = crate::scheduler::standard(conversations.clone());
         scheduler

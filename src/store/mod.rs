@@ -62,6 +62,10 @@ pub enum OpenError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
+/// The PostgreSQL notification channel a commit with outbox rows notifies.
+pub const OUTBOX_CHANNEL: &str = "baithak_outbox";
+const OUTBOX_NOTIFY: &str = "SELECT pg_notify('baithak_outbox', '')";
+
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -545,10 +549,61 @@ impl Store {
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 records::write_commits!(tx, commits);
+                if commits.iter().any(|c| !c.outbox.is_empty()) {
+                    // Delivered at commit: the sending instance may be another one.
+                    sqlx::query(OUTBOX_NOTIFY).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
             }
         }
         Ok(())
+    }
+
+    /// Calls `wake` whenever any instance commits outbox rows (PostgreSQL `LISTEN` on
+    /// [`OUTBOX_CHANNEL`]), until `wake` says to stop; reconnects after a lost connection. On
+    /// SQLite, one process is the only writer and its commits wake its sender directly, so
+    /// this returns at once.
+    pub async fn watch_outbox(&self, wake: impl Fn() -> bool) {
+        let Backend::Postgres(pool) = &self.backend else {
+            return;
+        };
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::debug!(error = %err, "cannot listen for outbox rows; retrying");
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(err) = listener.listen(OUTBOX_CHANNEL).await {
+                tracing::debug!(error = %err, "cannot listen for outbox rows; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => {
+                        if !wake() {
+                            return;
+                        }
+                    }
+                    // The connection was lost (notifications meanwhile are missed: the
+                    // sender's sweep finds their rows).
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::debug!(error = %err, "outbox listener stopped; reconnecting");
+                        break;
+                    }
+                }
+                if pool.is_closed() {
+                    return;
+                }
+            }
+        }
     }
 
     // -----------------------------------------------------------------------------------------
