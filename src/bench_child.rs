@@ -118,7 +118,7 @@ impl BotProcess {
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
-fn clock_ticks() -> f64 {
+pub(crate) fn clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()

@@ -12,6 +12,14 @@
 //! become exactly one Telegram message, so the messages the fake holds beyond the chat's outbox
 //! rows were sent twice (a crash between sending a row and marking it sent resends it), and
 //! rows beyond the messages were never delivered.
+//!
+//! **Scale** ([`Scale`], `--instances`, `--profiles`): several `baithak serve` children on one
+//! PostgreSQL database, each under its own `BAITHAK_INSTANCE`, in webhook mode behind a
+//! round-robin [`Balancer`] that the fake's webhook points at; and a database the size of a
+//! province, seeded before the run with onboarded teachers ([`seed_profiles`]), of whom the
+//! simulated teachers are the first few. Each run then gets a fresh PostgreSQL database, dropped
+//! after. Besides latency it reports each instance's CPU and peak memory and, when PostgreSQL
+//! runs on this machine, the CPU its processes used.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +34,7 @@ use crate::channel::Outbound;
 use crate::channel::telegram::client::BotApi;
 use crate::channel::telegram::render::render;
 use crate::channel::telegram::{CHANNEL, Mode};
+use crate::testkit::balancer::Balancer;
 use crate::testkit::telegram::{FakeTelegram, FakeTelegramOptions, UserHandle};
 
 const SECRET: &str = "bench-secret_1";
@@ -76,27 +85,82 @@ pub struct LoadReport {
     pub kills: usize,
     /// CPU seconds (user + system) of the last bot process.
     pub bot_cpu_secs: f64,
-    /// Peak resident memory of the last bot process, in MB.
+    /// Peak resident memory of the last bot process, in MB (with several instances: the
+    /// largest).
     pub bot_peak_mb: f64,
+    /// Per instance, in order: CPU seconds and peak resident MB of its last process, read just
+    /// before it was stopped (one entry without [`Scale::instances`]).
+    pub instances: Vec<(f64, f64)>,
+    /// CPU seconds of the PostgreSQL server's processes on this machine during the load (0 when
+    /// none run here or the backend is SQLite).
+    pub postgres_cpu_secs: f64,
+    /// CPU seconds of this process (fake Bot API, simulated teachers, balancer) during the load.
+    pub bench_cpu_secs: f64,
+    /// Seconds spent seeding [`Scale::profiles`] (0 without).
+    pub seed_secs: f64,
+}
+
+/// The scale part of a run: how many instances, how big a database.
+#[derive(Clone, Debug, Default)]
+pub struct Scale {
+    /// `Some(n)`: `n` instances, each under its own `BAITHAK_INSTANCE`, behind a round-robin
+    /// [`Balancer`] that the webhook points at (webhook mode; `Some(1)` puts the balancer in
+    /// front of one instance, to compare like with like). `None`: one instance, webhook straight
+    /// to it, as before.
+    pub instances: Option<usize>,
+    /// Onboarded teacher profiles seeded before the load ([`seed_profiles`]); the simulated
+    /// teachers are the first of them.
+    pub profiles: usize,
+}
+
+/// `baithak bench telegram`, all its options.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Simulated teachers.
+    pub teachers: usize,
+    /// Messages each sends.
+    pub messages: usize,
+    /// How updates reach the bot (webhook only when [`Scale::instances`] is set).
+    pub modes: Vec<Mode>,
+    /// Also (with [`Scale::instances`]: only) run on this PostgreSQL database; scale runs
+    /// create a fresh database next to it for each run and drop it after.
+    pub postgres: Option<String>,
+    /// SIGKILLs per run.
+    pub crash: usize,
+    /// A teacher's pause after each reply.
+    pub pause: Duration,
+    /// Instances and seeded profiles.
+    pub scale: Scale,
 }
 
 /// `baithak bench telegram`: one row per backend × mode.
 ///
 /// # Errors
 ///
-/// When the fake or the bot cannot start.
-pub async fn run(
-    content_dir: &Path,
-    teachers: usize,
-    messages: usize,
-    modes: &[Mode],
-    postgres: Option<&str>,
-    crash: usize,
-    pause: Duration,
-) -> anyhow::Result<()> {
-    let rig = crate::bench_child::Rig::new("telegram", postgres)?;
+/// When the fake or the bot cannot start, or a scale run has no PostgreSQL.
+pub async fn run(content_dir: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let Plan {
+        teachers,
+        messages,
+        crash,
+        pause,
+        ref scale,
+        ..
+    } = *plan;
+    let rig = crate::bench_child::Rig::new("telegram", plan.postgres.as_deref())?;
+    let mut backends = rig.backends.clone();
+    let mut modes = plan.modes.clone();
+    if let Some(n) = scale.instances {
+        anyhow::ensure!(
+            plan.postgres.is_some(),
+            "--instances needs --postgres: several instances share one PostgreSQL database"
+        );
+        anyhow::ensure!(n >= 1, "--instances must be at least 1");
+        backends.retain(|(_, url)| url.is_some());
+        modes = vec![Mode::Webhook];
+    }
     println!(
-        "Baithak Telegram benchmark · {teachers} teachers · {messages} messages each · {} · bot as a child process · fake Bot API without rate limits{}\n",
+        "Baithak Telegram benchmark · {teachers} teachers · {messages} messages each · {} · bot as a child process{} · fake Bot API without rate limits{}{}\n",
         if pause.is_zero() {
             "no pause: saturation, latency is queueing".to_string()
         } else {
@@ -106,6 +170,18 @@ pub async fn run(
                 teachers as f64 / pause.as_secs_f64()
             )
         },
+        match scale.instances {
+            Some(n) => format!(" · {n} instance(s) behind a round-robin balancer"),
+            None => String::new(),
+        },
+        if scale.profiles > 0 {
+            format!(
+                " · {} onboarded profiles seeded (the teachers are the first of them)",
+                scale.profiles
+            )
+        } else {
+            String::new()
+        },
         if crash > 0 {
             format!(" · {crash} SIGKILLs per run")
         } else {
@@ -113,13 +189,21 @@ pub async fn run(
         }
     );
     println!(
-        "| what | events | seconds | per second | p50 ms | p95 ms | p99 ms | bot CPU s | bot peak MB |"
+        "| what | events | seconds | per second | p50 ms | p95 ms | p99 ms | max ms | bot CPU s | bot peak MB | PostgreSQL CPU s | bench CPU s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut crash_reports = Vec::new();
-    for (name, url) in &rig.backends {
-        for &mode in modes {
-            let database_url = rig.database_url(url.as_ref());
+    let fresh = scale.instances.is_some() || scale.profiles > 0;
+    for (name, url) in &backends {
+        for &mode in &modes {
+            let scratch = match url {
+                Some(admin) if fresh => Some(ScratchDatabase::create(admin).await?),
+                _ => None,
+            };
+            let database_url = match &scratch {
+                Some(db) => db.url.clone(),
+                None => rig.database_url(url.as_ref()),
+            };
             let options = LoadOptions {
                 exe: rig.exe.clone(),
                 content_dir: content_dir.to_path_buf(),
@@ -131,12 +215,25 @@ pub async fn run(
                 pause,
                 reply_deadline: Duration::from_secs(60),
             };
-            let mut report = run_load(&options).await?;
+            let outcome = run_load_scaled(&options, scale).await;
+            if let Some(db) = scratch {
+                db.drop_database().await;
+            }
+            let mut report = outcome?;
             let label = format!(
-                "Telegram {}, {name}{}",
+                "Telegram {}, {name}{}{}{}",
                 match mode {
                     Mode::Webhook => "webhook",
                     Mode::Polling => "polling",
+                },
+                match scale.instances {
+                    Some(n) => format!(", {n} instance{}", if n == 1 { "" } else { "s" }),
+                    None => String::new(),
+                },
+                if scale.profiles > 0 {
+                    format!(", {} profiles", scale.profiles)
+                } else {
+                    String::new()
                 },
                 if crash > 0 {
                     format!(", {} kills", report.kills)
@@ -159,8 +256,24 @@ pub async fn run(
             report.max_duplicates_in_a_chat,
             report.kills
         );
+        if report.seed_secs > 0.0 {
+            println!(
+                "{label}: seeding took {:.1} s; per instance CPU s / peak MB: {}",
+                report.seed_secs,
+                per_instance(&report.instances)
+            );
+        }
     }
     Ok(())
+}
+
+/// `1.23 s / 40.1 MB, 1.10 s / 39.8 MB`.
+fn per_instance(usage: &[(f64, f64)]) -> String {
+    usage
+        .iter()
+        .map(|(cpu, mb)| format!("{cpu:.2} s / {mb:.1} MB"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_row(label: &str, report: &mut LoadReport) {
@@ -170,14 +283,26 @@ fn print_row(label: &str, report: &mut LoadReport) {
     let l = &mut report.latencies;
     l.sort();
     let pick = |q: f64| crate::bench::percentile_ms(l, q);
+    let max = l.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let peaks = if report.instances.len() > 1 {
+        report
+            .instances
+            .iter()
+            .map(|(_, mb)| format!("{mb:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    } else {
+        format!("{:.1}", report.bot_peak_mb)
+    };
     println!(
-        "| {label} | {events} | {:.2} | {rate:.0} | {} | {} | {} | {:.2} | {:.1} |",
+        "| {label} | {events} | {:.2} | {rate:.0} | {} | {} | {} | {max:.2} | {:.2} | {peaks} | {:.2} | {:.2} |",
         report.secs,
         pick(0.5),
         pick(0.95),
         pick(0.99),
         report.bot_cpu_secs,
-        report.bot_peak_mb
+        report.postgres_cpu_secs,
+        report.bench_cpu_secs
     );
 }
 
@@ -188,6 +313,23 @@ fn print_row(label: &str, report: &mut LoadReport) {
 ///
 /// When the fake or the bot cannot start, or the webhook cannot be set.
 pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
+    run_load_scaled(options, &Scale::default()).await
+}
+
+/// [`run_load`] with several instances behind a balancer and a seeded database ([`Scale`]);
+/// kills go to the instances in turn, each restarted under its own name.
+///
+/// # Errors
+///
+/// When the fake, the database or a bot cannot start, or the webhook cannot be set.
+pub async fn run_load_scaled(options: &LoadOptions, scale: &Scale) -> anyhow::Result<LoadReport> {
+    let base: i64 = rand::random_range(1_000_000_000..2_000_000_000);
+    let mut seed_secs = 0.0;
+    if scale.profiles > 0 {
+        let seeding = Instant::now();
+        seed_profiles(&options.database_url, base, scale.profiles).await?;
+        seed_secs = seeding.elapsed().as_secs_f64();
+    }
     let fake = FakeTelegram::start(FakeTelegramOptions {
         rate_limits: false,
         webhook_backoff_base: Duration::from_millis(10),
@@ -196,9 +338,8 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     })
     .await
     .context("the fake Bot API did not start")?;
-    let mut bot = start_bot(options, &fake).await?;
+    let mut bots = Bots::start(options, scale, &fake).await?;
 
-    let base: i64 = rand::random_range(1_000_000_000..2_000_000_000);
     let users: Vec<UserHandle> = (0..options.teachers)
         .map(|t| {
             #[allow(clippy::cast_possible_wrap)] // teacher counts are small
@@ -214,6 +355,13 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         .collect();
     moments.sort_unstable();
 
+    let on_postgres = options.database_url.starts_with("postgres");
+    let postgres_cpu_before = if on_postgres {
+        postgres_cpu_secs()
+    } else {
+        0.0
+    };
+    let bench_cpu_before = own_cpu_secs();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for user in &users {
@@ -232,12 +380,13 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         if !progress.wait_for(moment, options.teachers).await {
             break;
         }
-        bot.kill().await;
-        bot = start_bot(options, &fake).await?;
+        bots.restart(kills % bots.procs.len(), options, &fake)
+            .await?;
         kills += 1;
     }
     let mut report = LoadReport {
         kills,
+        seed_secs,
         ..LoadReport::default()
     };
     while let Some(done) = tasks.join_next().await {
@@ -250,6 +399,10 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     }
     report.secs = started.elapsed().as_secs_f64();
     report.replies = report.latencies.len();
+    report.bench_cpu_secs = own_cpu_secs() - bench_cpu_before;
+    if on_postgres {
+        report.postgres_cpu_secs = (postgres_cpu_secs() - postgres_cpu_before).max(0.0);
+    }
 
     // A teacher may finish while the bot still works on its last inputs (a reply of several
     // messages can be taken for two). Wait until Telegram has delivered every update, the bot has
@@ -264,6 +417,9 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         .await
         .context("cannot open the bot's database to count its outbox")?;
     let mut expected = Vec::with_capacity(users.len());
+    // One deadline for the whole check, not one per chat: when messages never come (a stuck
+    // outbox), the run still ends and reports them undelivered.
+    let check_until = Instant::now() + options.reply_deadline;
     for user in &users {
         let chat = user.id.to_string();
         let mut want;
@@ -279,19 +435,21 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
                 break;
             }
             let last = have.last().map_or(0, |m| m.message_id);
-            if fake
-                .wait_for_new(user.id, last, options.reply_deadline)
-                .await
-                .is_err()
-            {
+            let left = check_until.saturating_duration_since(Instant::now());
+            if left.is_zero() || fake.wait_for_new(user.id, last, left).await.is_err() {
                 break;
             }
         }
         expected.push(want);
     }
     store.close().await;
-    (report.bot_cpu_secs, report.bot_peak_mb) = bot.usage();
-    bot.stop().await;
+    report.instances = bots.stop().await;
+    report.bot_cpu_secs = report.instances.iter().map(|(cpu, _)| cpu).sum();
+    report.bot_peak_mb = report
+        .instances
+        .iter()
+        .map(|(_, mb)| *mb)
+        .fold(0.0, f64::max);
     for (user, want) in users.iter().zip(expected) {
         let delivered = fake.sent_to(user.id).len();
         let dups = delivered.saturating_sub(want);
@@ -302,8 +460,361 @@ pub async fn run_load(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     Ok(report)
 }
 
+/// The bot processes of one run and, in a scale run, the balancer in front of them.
+struct Bots {
+    procs: Vec<BotProcess>,
+    balancer: Option<Balancer>,
+    /// Each instance's base URL, in slot order.
+    urls: Vec<String>,
+}
+
+impl Bots {
+    /// One bot with the webhook straight to it, or [`Scale::instances`] bots behind a balancer
+    /// that the webhook points at (started one after the other, so one of them migrates).
+    async fn start(
+        options: &LoadOptions,
+        scale: &Scale,
+        fake: &FakeTelegram,
+    ) -> anyhow::Result<Bots> {
+        let Some(n) = scale.instances else {
+            let bot = start_bot(options, fake).await?;
+            return Ok(Bots {
+                procs: vec![bot],
+                balancer: None,
+                urls: Vec::new(),
+            });
+        };
+        let mut procs = Vec::with_capacity(n);
+        let mut urls = Vec::with_capacity(n);
+        for slot in 0..n {
+            let (bot, port) = start_instance(options, fake, Some(&instance_name(slot))).await?;
+            procs.push(bot);
+            urls.push(format!("http://127.0.0.1:{port}"));
+        }
+        let balancer = Balancer::start(([127, 0, 0, 1], 0).into(), urls.clone())
+            .await
+            .context("the balancer did not start")?;
+        let api = BotApi::new(&fake.api_url(), fake.token())?;
+        api.set_webhook(&balancer.url("/telegram/webhook"), SECRET)
+            .await
+            .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+        Ok(Bots {
+            procs,
+            balancer: Some(balancer),
+            urls,
+        })
+    }
+
+    /// SIGKILL of the bot in `slot`, then a new one under the same name.
+    async fn restart(
+        &mut self,
+        slot: usize,
+        options: &LoadOptions,
+        fake: &FakeTelegram,
+    ) -> anyhow::Result<()> {
+        let old = self.procs.remove(slot);
+        old.kill().await;
+        match &self.balancer {
+            None => self.procs.insert(slot, start_bot(options, fake).await?),
+            Some(balancer) => {
+                let (bot, port) = start_instance(options, fake, Some(&instance_name(slot))).await?;
+                self.procs.insert(slot, bot);
+                self.urls[slot] = format!("http://127.0.0.1:{port}");
+                balancer.set_instances(self.urls.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Each bot's CPU seconds and peak MB, read just before a graceful stop.
+    async fn stop(self) -> Vec<(f64, f64)> {
+        let mut usage = Vec::with_capacity(self.procs.len());
+        for bot in self.procs {
+            usage.push(bot.usage());
+            bot.stop().await;
+        }
+        usage
+    }
+}
+
+/// `BAITHAK_INSTANCE` of the instance in `slot` of a scale run (kept across its restarts).
+fn instance_name(slot: usize) -> String {
+    format!("bench-bot-{}", slot + 1)
+}
+
+/// CPU seconds (user + system) this process has used.
+fn own_cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| cpu_ticks(&stat, false))
+        .map_or(0.0, |ticks| ticks / crate::bench_child::clock_ticks())
+}
+
+/// CPU seconds of every `postgres` process on this machine, their reaped children's included
+/// (backends that ended are counted in the postmaster's), so a difference over a run is what
+/// the server used. 0 when none can be read.
+fn postgres_cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let ticks: f64 = dir
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .filter_map(|stat| cpu_ticks(&stat, true))
+        .sum();
+    ticks / crate::bench_child::clock_ticks()
+}
+
+/// utime + stime (and cutime + cstime with `children`) from a `/proc/<pid>/stat` line.
+fn cpu_ticks(stat: &str, children: bool) -> Option<f64> {
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    let own = field(11)? + field(12)?;
+    Some(if children {
+        own + field(13)? + field(14)?
+    } else {
+        own
+    })
+}
+
+/// A PostgreSQL database created for one run next to the given one, dropped after.
+struct ScratchDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    async fn create(admin: &str) -> anyhow::Result<ScratchDatabase> {
+        use sqlx::Connection as _;
+        let name = format!("baithak_scale_{:08x}", rand::random::<u32>());
+        let mut url = reqwest::Url::parse(admin).context("the PostgreSQL URL does not parse")?;
+        url.set_path(&format!("/{name}"));
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("cannot create the database {name}"))?;
+        let _ = conn.close().await;
+        Ok(ScratchDatabase {
+            admin: admin.to_string(),
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    async fn drop_database(self) {
+        use sqlx::Connection as _;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            if let Err(err) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+            {
+                eprintln!("could not drop the scratch database {}: {err}", self.name);
+            }
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// District, grades, subjects, role, language and name parts the seeded profiles cycle
+/// through (a province's mix; most teachers in Urdu, some in English, a few in Bangla).
+const DISTRICTS: &[&str] = &[
+    "Kasur",
+    "Lahore",
+    "Okara",
+    "Sheikhupura",
+    "Sahiwal",
+    "Multan",
+    "Faisalabad",
+    "Jhang",
+    "Sialkot",
+    "Gujranwala",
+    "Rahim Yar Khan",
+    "Bahawalpur",
+    "Muzaffargarh",
+    "Attock",
+];
+const GRADES: &[&str] = &[
+    "1, 2", "3, 4", "4, 5", "0", "1, 2, 3", "5", "3", "2, 3, 4", "6, 7, 8", "0, 1",
+];
+const SUBJECTS: &[&str] = &[
+    "All subjects",
+    "Maths",
+    "Languages",
+    "English",
+    "Urdu",
+    "Science",
+    "Maths, Science",
+    "English, Urdu",
+];
+const ROLES: &[&str] = &[
+    "teacher",
+    "teacher",
+    "teacher",
+    "teacher",
+    "teacher",
+    "teacher",
+    "teacher",
+    "teacher",
+    "headteacher",
+    "mentor",
+];
+const LANGUAGES: &[&str] = &["ur", "ur", "en", "ur", "ur", "en", "ur", "ur", "en", "bn"];
+const FIRST_NAMES: &[&str] = &[
+    "Ayesha", "Fatima", "Sana", "Hina", "Asma", "Rabia", "Nadia", "Saima", "Imran", "Bilal",
+    "Tariq", "Asif", "Shazia", "Kiran", "Naveed", "Uzma",
+];
+const LAST_NAMES: &[&str] = &[
+    "Khan", "Ahmed", "Malik", "Butt", "Chaudhry", "Iqbal", "Hussain", "Akhtar", "Raza", "Bibi",
+    "Javed",
+];
+/// The onboarding exchange each seeded teacher's transcript holds: direction, node, text.
+const TRANSCRIPT: &[(&str, &str, &str)] = &[
+    ("in", "", "/start"),
+    (
+        "out",
+        "onboarding/language",
+        "Which language would you like?",
+    ),
+    ("in", "onboarding/language", "1"),
+    ("out", "onboarding/ask_name", "What is your name?"),
+    ("in", "onboarding/ask_name", "(name)"),
+    ("out", "onboarding/ask_role", "What is your role at school?"),
+    ("in", "onboarding/ask_role", "1"),
+    (
+        "out",
+        "onboarding/ask_district",
+        "Which district is your school in?",
+    ),
+    ("in", "onboarding/ask_district", "(district)"),
+    ("out", "main/home", "Main menu: what would you like to do?"),
+];
+
+/// `CASE (expr) % n WHEN 0 THEN 'a' … END` over `values`.
+fn cycle(values: &[&str], expr: &str) -> String {
+    let arms: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!(" WHEN {i} THEN '{}'", v.replace('\'', "''")))
+        .collect();
+    format!("CASE ({expr}) % {}{arms} END", values.len())
+}
+
+/// Seeds `n` onboarded Telegram teachers (chat ids `base`, `base + 1`, …) into a migrated
+/// database, each with the columns and the `profile`/`state` JSON an onboarded teacher's row
+/// holds (waiting at the main menu) and a ten-line onboarding transcript: one `INSERT … SELECT`
+/// each (`generate_series` on PostgreSQL, a recursive CTE on SQLite), then `ANALYZE`.
+///
+/// # Errors
+///
+/// When the database cannot be opened or a statement fails.
+pub async fn seed_profiles(url: &str, base: i64, n: usize) -> anyhow::Result<()> {
+    let store = crate::store::Store::open(url, 2).await?;
+    store.close().await;
+    let postgres = url.starts_with("postgres");
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000_i64;
+    let last = i64::try_from(n).unwrap_or(i64::MAX) - 1;
+    let (series, obj) = if postgres {
+        (
+            format!("generate_series(CAST(0 AS BIGINT), {last}) AS seq(i)"),
+            "json_build_object",
+        )
+    } else {
+        ("seq".to_string(), "json_object")
+    };
+    let with = if postgres {
+        String::new()
+    } else {
+        format!(
+            "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < {last}) "
+        )
+    };
+    let profile = format!(
+        "{obj}('consent', 'yes', 'district', district, 'grades', grades, 'language', lang, \
+         'name', name, 'onboarded', 'yes', 'role', role, 'school', school, 'subjects', subjects)"
+    );
+    let teachers = format!(
+        "{with}INSERT INTO teachers (channel, channel_user, language, name, role, district, school, \
+         grades, subjects, consent, profile, state, version, created_at, updated_at, \
+         last_inbound_at) \
+         SELECT 'telegram', CAST({base} + i AS TEXT), lang, name, role, district, school, grades, \
+         subjects, 'yes', CAST({profile} AS TEXT), \
+         CAST({obj}('lang', lang, 'at', {obj}('node', {obj}('tree', 'main', 'node', 'home')), \
+         'profile', {profile}, 'modules', {obj}(), 'seed', (i * 2654435761) % 9007199254740991) AS TEXT), \
+         17, {now} - (i % 300) * {day} - {day}, {now} - (i % 30) * {day}, {now} - (i % 30) * {day} \
+         FROM (SELECT i, {lang} AS lang, {first} || ' ' || {last_name} AS name, {role} AS role, \
+         {district} AS district, 'GPS ' || {district} || ' No. ' || CAST(i % 40 + 1 AS TEXT) AS school, \
+         {grades} AS grades, {subjects} AS subjects FROM {series}) AS s",
+        lang = cycle(LANGUAGES, "i"),
+        first = cycle(FIRST_NAMES, "i / 3"),
+        last_name = cycle(LAST_NAMES, "i / 7"),
+        role = cycle(ROLES, "i / 11"),
+        district = cycle(DISTRICTS, "i / 5"),
+        grades = cycle(GRADES, "i / 2"),
+        subjects = cycle(SUBJECTS, "i / 13"),
+    );
+    let values: Vec<String> = TRANSCRIPT
+        .iter()
+        .enumerate()
+        .map(|(k, _)| format!("({k})"))
+        .collect();
+    let pick = |column: usize| {
+        let arms: String = TRANSCRIPT
+            .iter()
+            .enumerate()
+            .map(|(k, line)| {
+                let value = match column {
+                    0 => line.0.to_string(),
+                    1 => line.1.to_string(),
+                    _ => line
+                        .2
+                        .replace("(name)", "' || t.name || '")
+                        .replace("(district)", "' || t.district || '"),
+                };
+                format!(" WHEN {k} THEN '{value}'")
+            })
+            .collect();
+        format!("CASE k{arms} END")
+    };
+    let transcript = format!(
+        "WITH lines(k) AS (VALUES {}) \
+         INSERT INTO transcript (teacher_id, at, direction, node, body) \
+         SELECT t.id, t.created_at + k * 20000, {}, NULLIF({}, ''), {} \
+         FROM teachers AS t CROSS JOIN lines ORDER BY t.id, k",
+        values.join(", "),
+        pick(0),
+        pick(1),
+        pick(2),
+    );
+    let statements = [teachers, transcript, "ANALYZE".to_string()];
+    if postgres {
+        let pool = sqlx::PgPool::connect(url).await?;
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+        }
+        pool.close().await;
+    }
+    Ok(())
+}
+
 /// How many Telegram messages the chat's outbox rows render to (acknowledgements send none).
-async fn expected_messages(store: &crate::store::Store, chat_id: i64) -> anyhow::Result<usize> {
+pub(crate) async fn expected_messages(
+    store: &crate::store::Store,
+    chat_id: i64,
+) -> anyhow::Result<usize> {
     let rows = store
         .outbox_after(CHANNEL, &chat_id.to_string(), 0, i64::MAX)
         .await
@@ -312,6 +823,8 @@ async fn expected_messages(store: &crate::store::Store, chat_id: i64) -> anyhow:
         .iter()
         .map(|row| match serde_json::from_str::<Outbound>(&row.payload) {
             Ok(Outbound::Message(message)) => render(&message.reply).len(),
+            // A certificate: the bench bot has no public URL, so its caption goes as text.
+            Ok(Outbound::Photo(photo)) => render(&photo.reply).len(),
             _ => 0,
         })
         .sum())
@@ -400,26 +913,7 @@ async fn teacher(
 
 /// Starts the bot wired to the fake Bot API (and registers its webhook in webhook mode).
 async fn start_bot(options: &LoadOptions, fake: &FakeTelegram) -> anyhow::Result<BotProcess> {
-    let mode = match options.mode {
-        Mode::Webhook => "webhook",
-        Mode::Polling => "polling",
-    };
-    let env = [
-        ("TELEGRAM_BOT_TOKEN", fake.token().to_string()),
-        ("TELEGRAM_API_URL", fake.api_url()),
-        ("TELEGRAM_MODE", mode.to_string()),
-        ("TELEGRAM_WEBHOOK_SECRET", SECRET.to_string()),
-        ("TELEGRAM_RATE_GLOBAL", "0".to_string()),
-        ("TELEGRAM_RATE_PER_CHAT", "0".to_string()),
-    ];
-    let (bot, port) = BotProcess::start(
-        &options.exe,
-        &options.database_url,
-        &options.content_dir,
-        &env,
-        |_| {},
-    )
-    .await?;
+    let (bot, port) = start_instance(options, fake, None).await?;
     if options.mode == Mode::Webhook {
         let api = BotApi::new(&fake.api_url(), fake.token())?;
         api.set_webhook(&format!("http://127.0.0.1:{port}/telegram/webhook"), SECRET)
@@ -427,4 +921,36 @@ async fn start_bot(options: &LoadOptions, fake: &FakeTelegram) -> anyhow::Result
             .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
     }
     Ok(bot)
+}
+
+/// Starts one bot wired to the fake Bot API, under `name` (`BAITHAK_INSTANCE`) when given;
+/// returns it with its port. Leaves the webhook alone.
+async fn start_instance(
+    options: &LoadOptions,
+    fake: &FakeTelegram,
+    name: Option<&str>,
+) -> anyhow::Result<(BotProcess, u64)> {
+    let mode = match options.mode {
+        Mode::Webhook => "webhook",
+        Mode::Polling => "polling",
+    };
+    let mut env = vec![
+        ("TELEGRAM_BOT_TOKEN", fake.token().to_string()),
+        ("TELEGRAM_API_URL", fake.api_url()),
+        ("TELEGRAM_MODE", mode.to_string()),
+        ("TELEGRAM_WEBHOOK_SECRET", SECRET.to_string()),
+        ("TELEGRAM_RATE_GLOBAL", "0".to_string()),
+        ("TELEGRAM_RATE_PER_CHAT", "0".to_string()),
+    ];
+    if let Some(name) = name {
+        env.push(("BAITHAK_INSTANCE", name.to_string()));
+    }
+    BotProcess::start(
+        &options.exe,
+        &options.database_url,
+        &options.content_dir,
+        &env,
+        |_| {},
+    )
+    .await
 }

@@ -346,6 +346,10 @@ pub enum BenchChannel {
     /// to the fake Bot API and Graph API: the rate each fake sees, duplicates and losses
     /// across a kill and restart.
     Broadcast(crate::bench_broadcast::Plan),
+    /// Several instances on one PostgreSQL database behind a balancer, with simulated
+    /// teachers, while instances are killed and restarted, database connections dropped and the
+    /// Bot API fails some sends; checks nothing was lost, duplicated or left stuck (issue 8).
+    Chaos(crate::bench_chaos::Plan),
     /// The bot as a child process against the fake Bot API, with simulated teachers.
     Telegram {
         /// Simulated teachers.
@@ -369,6 +373,15 @@ pub enum BenchChannel {
         /// teachers with 2,000 ms offer ~2,500/s), the load at which latency is measured.
         #[arg(long, default_value_t = 0)]
         pause_ms: u64,
+        /// Scale run: this many `serve` instances on one PostgreSQL database (needs --postgres;
+        /// a fresh database per run, dropped after), webhook mode, behind a round-robin
+        /// balancer (1: one instance behind it, to compare like with like).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        instances: Option<u16>,
+        /// Seed this many onboarded teacher profiles (with transcripts) before each run, so
+        /// the database is the size of a province; the simulated teachers are the first of them.
+        #[arg(long, default_value_t = 0)]
+        profiles: usize,
     },
     /// The bot as a child process against the fake Graph API, with simulated teachers.
     Whatsapp {
@@ -510,6 +523,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench_broadcast::run(&settings.content_dir, plan).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            channel: Some(BenchChannel::Chaos(plan)),
+            ..
+        } => {
+            crate::telemetry::init("error");
+            let passed = crate::bench_chaos::run(&settings.content_dir, &plan).await?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Telegram { action } => telegram(&settings, action).await,
         Command::Balance { listen, to } => {
             crate::telemetry::init("info");
@@ -539,6 +564,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     postgres,
                     crash,
                     pause_ms,
+                    instances,
+                    profiles,
                 }),
             ..
         } => {
@@ -548,16 +575,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchMode::Polling => &[Mode::Polling],
                 BenchMode::Both => &[Mode::Webhook, Mode::Polling],
             };
-            crate::bench_telegram::run(
-                &settings.content_dir,
+            let plan = crate::bench_telegram::Plan {
                 teachers,
                 messages,
-                modes,
-                postgres.as_deref(),
+                modes: modes.to_vec(),
+                postgres,
                 crash,
-                Duration::from_millis(pause_ms),
-            )
-            .await?;
+                pause: Duration::from_millis(pause_ms),
+                scale: crate::bench_telegram::Scale {
+                    instances: instances.map(usize::from),
+                    profiles,
+                },
+            };
+            crate::bench_telegram::run(&settings.content_dir, &plan).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

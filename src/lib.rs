@@ -31,12 +31,13 @@
 //! - [`web`]: axum routes: web chat, the webhooks, the staff console, `/healthz` (alive) and `/readyz` (database and content).
 //! - [`startup`], [`config`], [`clock`], [`telemetry`], [`cli`], [`user_cli`]: wiring.
 //! - [`metrics`]: Prometheus metrics (the process-wide recorder, `/metrics`).
-//! - [`bench`], [`bench_child`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
+//! - [`bench`], [`bench_child`], [`bench_chaos`], [`bench_telegram`], [`bench_whatsapp`], [`kb_cli`]: the benchmark and knowledge-base commands.
 //! - [`testkit`]: fakes of the platforms (Telegram Bot API, WhatsApp Graph API) for tests and
 //!   the benchmark.
 
 pub mod bench;
 pub mod bench_broadcast;
+pub mod bench_chaos;
 pub mod bench_child;
 pub mod bench_telegram;
 pub mod bench_whatsapp;

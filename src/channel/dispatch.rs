@@ -4,8 +4,12 @@
 //!
 //! - The outbox is read incrementally: rows after the highest id seen, whenever a commit lands,
 //!   plus a sweep of all pending rows every few seconds (a row whose transaction committed
-//!   after a later id was read, and anything left over by a failed write). Rows wait in memory
-//!   per chat, at most [`MAX_QUEUED`] at a time.
+//!   after a later id was read, as happens when several instances or jobs commit at once, and
+//!   anything left over by a failed write). Rows wait in memory per chat, in id order, at most
+//!   [`MAX_QUEUED`] at a time.
+//! - A row is taken in once: the ids held (queued, being sent, or sent with a failed record)
+//!   are remembered, and so are those recorded as sent until the next read starts, since a
+//!   read that began before their record was written may still return them as pending.
 //! - One task per chat at a time, so a chat's messages go out in the order they were queued;
 //!   different chats are sent in parallel.
 //! - Sent rows are recorded by one settler task in group commits: a chat's task waits for its
@@ -36,6 +40,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 const PARALLEL_CHATS: usize = 256;
 /// Sent rows recorded in one write at most.
 const SETTLE_BATCH: usize = 4_096;
+/// How long the record of sent rows is retried before they are left pending (and sent again
+/// by the next sender): well within a leader's renewal margin.
+const SETTLE_RETRY_FOR: Duration = Duration::from_secs(4);
+/// The first pause between those retries (doubling, up to a second).
+const SETTLE_RETRY_FIRST: Duration = Duration::from_millis(50);
 /// Longest back-off after repeated temporary failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -91,10 +100,12 @@ struct ChatState {
     waiting: HashMap<String, (Instant, Duration)>,
     /// Nobody is sent to before this (a wait that applies to the whole sender).
     all_wait: Option<Instant>,
-    /// Per chat, the highest outbox id taken in. A chat's rows commit in id order (one
-    /// conversation commits at a time), so a pending row at or below it is one this process
-    /// holds or has finished with (sent, its record perhaps still on the way).
-    seen_up_to: HashMap<String, i64>,
+    /// Outbox ids taken in and not to be taken again: `false` while held (queued, being
+    /// sent, or sent but not recorded: never sent twice by this sender), `true` once recorded
+    /// as sent (forgotten when the next read starts, see [`ChatState::forget_recorded`]).
+    /// Not a per-chat highest id: rows of one chat may commit out of id order (two instances,
+    /// or a job and a conversation, committing at once), and a late one must still go.
+    taken: HashMap<i64, bool>,
     /// The highest id read by the incremental reads.
     cursor: i64,
 }
@@ -107,20 +118,28 @@ impl ChatState {
     /// Takes in rows read from the outbox, skipping those already held or finished.
     fn take_in(&mut self, rows: Vec<OutboxMessage>, now: Instant) {
         for row in rows {
-            let seen = self.seen_up_to.entry(row.channel_user.clone()).or_insert(0);
-            if row.id <= *seen {
+            if self.taken.contains_key(&row.id) {
                 continue;
             }
-            *seen = row.id;
+            self.taken.insert(row.id, false);
             let chat = row.channel_user.clone();
             let queue = self.queues.entry(chat.clone()).or_default();
             let was_empty = queue.is_empty();
-            queue.push_back(Queued { row, parts_sent: 0 });
+            // In id order, so a row that committed late still goes before later ones queued.
+            let at = queue.partition_point(|q| q.row.id < row.id);
+            queue.insert(at, Queued { row, parts_sent: 0 });
             self.queued += 1;
             if was_empty && !self.busy.contains(&chat) && !self.is_waiting(&chat, now) {
                 self.ready.push_back(chat);
             }
         }
+    }
+
+    /// Forgets the rows recorded as sent, when a read is about to start: it cannot return
+    /// them (their record committed before it), and no read is in flight that could (reads
+    /// run one after another).
+    fn forget_recorded(&mut self) {
+        self.taken.retain(|_, recorded| !*recorded);
     }
 
     fn is_waiting(&self, chat: &str, now: Instant) -> bool {
@@ -250,10 +269,11 @@ impl<P: Platform> Queue<P> {
     async fn read_new(&self) {
         loop {
             let cursor = {
-                let state = lock(&self.state);
+                let mut state = lock(&self.state);
                 if state.queued >= MAX_QUEUED {
                     return;
                 }
+                state.forget_recorded();
                 state.cursor
             };
             let rows = match self
@@ -282,8 +302,12 @@ impl<P: Platform> Queue<P> {
 
     /// Looks at the oldest pending rows again, for any the incremental reads passed by.
     async fn sweep(&self) {
-        if lock(&self.state).queued >= MAX_QUEUED {
-            return;
+        {
+            let mut state = lock(&self.state);
+            if state.queued >= MAX_QUEUED {
+                return;
+            }
+            state.forget_recorded();
         }
         match self
             .conversations
@@ -410,11 +434,28 @@ impl<P: Platform> Queue<P> {
                 .iter_mut()
                 .map(|(id, provider_id, _)| (*id, provider_id.take()))
                 .collect();
-            let written = match store
+            // The rows went out: a failed record (a dropped connection, say) is tried again
+            // for a few seconds, since a row left pending is sent again by the next sender.
+            let mut outcome = store
                 .mark_sent_as(&sent, self.conversations.clock().now())
-                .await
-            {
-                Ok(_) => true,
+                .await;
+            let mut pause = SETTLE_RETRY_FIRST;
+            let give_up = Instant::now() + SETTLE_RETRY_FOR;
+            while outcome.is_err() && Instant::now() + pause < give_up {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                outcome = store
+                    .mark_sent_as(&sent, self.conversations.clock().now())
+                    .await;
+            }
+            let written = match outcome {
+                Ok(_) => {
+                    let mut state = lock(&self.state);
+                    for (id, _) in &sent {
+                        state.taken.insert(*id, true);
+                    }
+                    true
+                }
                 Err(err) => {
                     warn!(outbox.rows = sent.len(), error = %err, "sent but not recorded; they may be sent again");
                     false

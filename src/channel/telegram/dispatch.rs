@@ -102,8 +102,8 @@ impl Platform for Telegram {
             match crate::metrics::timed_send(CHANNEL, self.send_row(chat, &mut queued)).await {
                 Ok(()) => {
                     if !queue.record_sent(id, None).await {
-                        // Not sent again by this process (it is below `seen_up_to`); the
-                        // next start sends it again, the one duplicate a crash may cause.
+                        // Not sent again by this sender (it stays held in `taken`); the
+                        // next sender sends it again, the one duplicate a crash may cause.
                         return hand_back(Duration::from_secs(1), false, rows);
                     }
                 }
