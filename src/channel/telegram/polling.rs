@@ -83,7 +83,9 @@ async fn store(
             warn!("an update without update_id was skipped");
             continue;
         };
-        next = Some(next.map_or(update.update_id + 1, |n| n.max(update.update_id + 1)));
+        next = Some(next.map_or(update.update_id.saturating_add(1), |n| {
+            n.max(update.update_id.saturating_add(1))
+        }));
         batch.push(to_inbound(&update));
     }
     let stored = conversations
